@@ -1,0 +1,38 @@
+# citylake — two commands do all set-up: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ROWS   ?= 1000000
+
+.PHONY: demo test test-fast bench lint expectations clean-lake
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/citylake demo
+
+test: $(STAMP)
+	$(BIN)/ruff check jobs dags tests benchmarks
+	$(BIN)/citylake expectations --check
+	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.pipeline --rows $(ROWS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check jobs dags tests benchmarks
+	$(BIN)/mypy
+
+expectations: $(STAMP)
+	$(BIN)/citylake expectations
+
+clean-lake:
+	rm -rf .citylake

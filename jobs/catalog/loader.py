@@ -1,0 +1,266 @@
+"""YAML catalog files -> frozen `Catalog`.
+
+Reads `departments.yaml` and every `<department>/<resource>.yaml` under each catalog folder. Every
+problem raises `CatalogError` naming the file, the resource and the field, because a broken entry
+must stop the onboarding, never be skipped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobs.catalog.model import (
+    ITEM_TYPES,
+    OPEN_TYPES,
+    PII_CLASSES,
+    PUBLISH_MODES,
+    SEVERITIES,
+    SHARE_TYPES,
+    UPDATE_CYCLES,
+    Catalog,
+    DataItem,
+    Department,
+    Resource,
+    RuleRef,
+    ShareAttribute,
+    SourceSpec,
+)
+from jobs.errors import CatalogError, UnknownRuleError
+from jobs.rules.specs import RULE_SPECS
+
+DEPARTMENTS_FILE = "departments.yaml"
+
+
+class _Ctx:
+    """Remembers where we are so every error names file, resource and field."""
+
+    def __init__(self, file: Path, resource: str | None = None, field: str | None = None):
+        self.file, self.resource, self.field = file, resource, field
+
+    def error(self, message: str, *, field: str | None = None, cls: type[CatalogError] = CatalogError) -> CatalogError:
+        return cls(message, file=str(self.file), resource=self.resource, field=field or self.field)
+
+    def req(self, data: Mapping[str, Any], key: str, typ: type = str) -> Any:
+        if key not in data or data[key] in (None, ""):
+            raise self.error(f"'{key}' is required", field=self.field or key)
+        return self.typed(data[key], key, typ)
+
+    def opt(self, data: Mapping[str, Any], key: str, default: Any, typ: type = str) -> Any:
+        if data.get(key) is None:
+            return default
+        return self.typed(data[key], key, typ)
+
+    def typed(self, value: Any, key: str, typ: type) -> Any:
+        if typ is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+            raise self.error(f"'{key}' must be a {typ.__name__}, got {value!r}", field=self.field or key)
+        return value
+
+    def choice(self, data: Mapping[str, Any], key: str, allowed: Iterable[str], default: str | None = None) -> str:
+        value = self.req(data, key) if default is None else self.opt(data, key, default)
+        allowed = tuple(allowed)
+        if value not in allowed:
+            raise self.error(f"'{key}' is {value!r}; allowed: {', '.join(allowed)}", field=self.field or key)
+        return value
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"not valid YAML: {exc}", file=str(path)) from exc
+    if not isinstance(data, dict):
+        raise CatalogError("top level must be a mapping", file=str(path))
+    return data
+
+
+def _rule_refs(raw: Any, ctx: _Ctx, kind: str) -> tuple[RuleRef, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ctx.error("'rules' must be a list")
+    refs = []
+    for entry in raw:
+        if isinstance(entry, str):
+            entry = {"rule": entry}
+        if not isinstance(entry, dict) or "rule" not in entry:
+            raise ctx.error(f"a rule must be a name or a mapping with 'rule', got {entry!r}")
+        name = entry["rule"]
+        spec = RULE_SPECS.get(name)
+        if spec is None or spec.kind != kind:
+            known = ", ".join(sorted(n for n, s in RULE_SPECS.items() if s.kind == kind))
+            raise ctx.error(f"unknown {kind} rule {name!r} (known: {known})", cls=UnknownRuleError)
+        severity = ctx.choice(entry, "severity", SEVERITIES, default="error")
+        params = {k: v for k, v in entry.items() if k not in ("rule", "severity")}
+        missing = [p for p in spec.required_params if p not in params]
+        unknown = [p for p in params if p not in spec.required_params + spec.optional_params]
+        if missing:
+            raise ctx.error(f"rule {name!r} needs parameter(s) {', '.join(missing)}")
+        if unknown:
+            raise ctx.error(f"rule {name!r} takes no parameter(s) {', '.join(unknown)}")
+        refs.append(RuleRef(rule=name, severity=severity, params=params))  # type: ignore[arg-type]
+    return tuple(refs)
+
+
+def _item(raw: Any, ctx: _Ctx) -> DataItem:
+    if not isinstance(raw, dict):
+        raise ctx.error(f"a data item must be a mapping, got {raw!r}")
+    name = ctx.req(raw, "name")
+    ictx = _Ctx(ctx.file, ctx.resource, name)
+    if not name.isidentifier() or not name.isascii() or name.lower() != name:
+        raise ictx.error("item names are lower-case ASCII identifiers (snake_case)")
+    typ = ictx.choice(raw, "type", ITEM_TYPES, default="string")
+    pii = ictx.choice(raw, "pii", PII_CLASSES, default="none")
+    publish = ictx.choice(raw, "publish", PUBLISH_MODES, default="keep" if pii == "none" else "drop")
+    if pii != "none" and publish == "keep":
+        raise ictx.error(f"personal data (pii: {pii}) cannot be published as is; use publish: mask or drop")
+    if publish == "mask" and pii in ("none", "free_text"):
+        raise ictx.error(f"no masking technique for pii: {pii}; use publish: drop")
+    formats = raw.get("formats") or ()
+    if typ in ("date", "timestamp") and not formats:
+        raise ictx.error(f"a {typ} item needs 'formats' (Spark datetime patterns)")
+    if typ == "decimal" and (raw.get("precision") is None or raw.get("scale") is None):
+        raise ictx.error("a decimal item needs 'precision' and 'scale'")
+    return DataItem(
+        name=name,
+        title=ictx.req(raw, "title"),
+        type=typ,  # type: ignore[arg-type]
+        length=ictx.opt(raw, "length", None, int),
+        required=ictx.opt(raw, "required", False, bool),
+        formats=tuple(str(f) for f in formats),
+        precision=ictx.opt(raw, "precision", None, int),
+        scale=ictx.opt(raw, "scale", None, int),
+        rules=_rule_refs(raw.get("rules"), ictx, "item"),
+        pii=pii,  # type: ignore[arg-type]
+        publish=publish,  # type: ignore[arg-type]
+        description=ictx.opt(raw, "description", ""),
+        examples=tuple(str(e) for e in raw.get("examples") or ()),
+        sample=ictx.opt(raw, "sample", {}, dict),
+    )
+
+
+def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
+    data = _read_yaml(path)
+    ctx = _Ctx(path)
+    name = ctx.req(data, "name")
+    ctx = _Ctx(path, name)
+    provider = ctx.req(data, "provider")
+    if provider not in departments:
+        raise ctx.error(f"provider {provider!r} is not in {DEPARTMENTS_FILE}", field="provider")
+    items_raw = data.get("items")
+    if not isinstance(items_raw, list) or not items_raw:
+        raise ctx.error("'items' must be a non-empty list", field="items")
+    items = tuple(_item(i, ctx) for i in items_raw)
+    names = [i.name for i in items]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ctx.error("duplicate data item", field=", ".join(dupes))
+    titles = [i.title for i in items]
+    dupes = sorted({t for t in titles if titles.count(t) > 1})
+    if dupes:
+        raise ctx.error("duplicate data item title", field=", ".join(dupes))
+    pk = tuple(data.get("primary_key") or ())
+    for key in pk:
+        if key not in names:
+            raise ctx.error("primary key names no data item", field=key)
+    checks = _rule_refs(data.get("checks"), ctx, "check")
+    for check in checks:
+        for key in ("field", "other"):
+            if check.params.get(key) not in names:
+                raise ctx.error(f"check {check.rule} names no data item", field=str(check.params.get(key)))
+    for item in items:
+        for ref in item.rules:
+            for key in ("parent",):
+                if key in ref.params and ref.params[key] not in names:
+                    raise ctx.error(f"rule {ref.rule} names no data item {ref.params[key]!r}", field=item.name)
+    share_raw = data.get("share") or {}
+    source_raw = data.get("source") or {}
+    if not isinstance(share_raw, dict) or not isinstance(source_raw, dict):
+        raise ctx.error("'share' and 'source' must be mappings")
+    return Resource(
+        name=name,
+        code=ctx.req(data, "code"),
+        title=ctx.req(data, "title"),
+        title_en=ctx.req(data, "title_en"),
+        provider=provider,
+        summary=ctx.req(data, "summary"),
+        theme=ctx.req(data, "theme"),
+        update_cycle=ctx.choice(data, "update_cycle", UPDATE_CYCLES),
+        share=ShareAttribute(
+            type=_Ctx(path, name, "share.type").choice(share_raw, "type", SHARE_TYPES),
+            condition=ctx.opt(share_raw, "condition", ""),
+            method=ctx.opt(share_raw, "method", ""),
+        ),
+        open_type=ctx.choice(data, "open_type", OPEN_TYPES),
+        source=SourceSpec(
+            format=_Ctx(path, name, "source.format").choice(source_raw, "format", ("csv",), default="csv"),  # type: ignore[arg-type]
+            encoding=ctx.opt(source_raw, "encoding", "gb18030"),
+            delimiter=ctx.opt(source_raw, "delimiter", ","),
+            file_pattern=ctx.opt(source_raw, "file_pattern", f"{name}_*.csv"),
+            header=_Ctx(path, name, "source.header").choice(source_raw, "header", ("title", "name"), default="title"),  # type: ignore[arg-type]
+        ),
+        items=items,
+        primary_key=pk,
+        checks=checks,
+        file=str(path),
+    )
+
+
+def _departments(path: Path) -> dict[str, Department]:
+    data = _read_yaml(path)
+    raw = data.get("departments")
+    if not isinstance(raw, list):
+        raise CatalogError("'departments' must be a list", file=str(path))
+    result: dict[str, Department] = {}
+    for entry in raw:
+        ctx = _Ctx(path, None, str(entry.get("key")) if isinstance(entry, dict) else None)
+        if not isinstance(entry, dict):
+            raise ctx.error(f"a department must be a mapping, got {entry!r}")
+        key = ctx.req(entry, "key")
+        if key in result:
+            raise ctx.error("duplicate department key")
+        result[key] = Department(
+            key=key,
+            code=ctx.req(entry, "code"),
+            name=ctx.req(entry, "name"),
+            name_en=ctx.req(entry, "name_en"),
+            system=ctx.req(entry, "system"),
+        )
+    return result
+
+
+def load_catalog(dirs: Iterable[Path]) -> Catalog:
+    """Load every catalog folder in order; later folders may add departments and resources.
+
+    Raises:
+        CatalogError: a file is malformed, or a resource name or code appears twice.
+    """
+    departments: dict[str, Department] = {}
+    resources: dict[str, Resource] = {}
+    codes: dict[str, str] = {}
+    dirs = [Path(d) for d in dirs]
+    for d in dirs:
+        if not d.is_dir():
+            raise CatalogError("catalog folder does not exist", file=str(d))
+        dep_file = d / DEPARTMENTS_FILE
+        if dep_file.exists():
+            for key, dep in _departments(dep_file).items():
+                if key in departments:
+                    raise CatalogError("department defined twice", file=str(dep_file), field=key)
+                departments[key] = dep
+    for d in dirs:
+        for path in sorted(d.glob("*/*.yaml")):
+            res = _resource(path, departments)
+            if res.name in resources:
+                raise CatalogError(f"resource name also defined in {resources[res.name].file}",
+                                   file=str(path), resource=res.name, field="name")
+            if res.code in codes:
+                raise CatalogError(f"resource code {res.code} also used by {codes[res.code]}",
+                                   file=str(path), resource=res.name, field="code")
+            resources[res.name], codes[res.code] = res, res.name
+    return Catalog(departments=departments, resources=resources)

@@ -1,0 +1,86 @@
+"""The baseline expectation suite of a resource, derived from its catalog entry.
+
+Pure Python and deterministic (sorted keys, no ids, no timestamps), so the checked-in
+`expectations/<resource>.json` is a reviewable diff whenever the catalog changes. Hand-written
+expectations live in the same file without the `generated` marker and survive regeneration.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jobs.catalog.derive import SILVER_LINEAGE
+from jobs.catalog.model import Resource
+
+GENERATED = "generated"
+GX_SEVERITY = {"error": "critical", "warn": "warning"}
+
+
+def _exp(type_: str, severity: str = "error", **kwargs: Any) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "kwargs": kwargs,
+        "severity": GX_SEVERITY[severity],
+        "meta": {"citylake": GENERATED},
+    }
+
+
+def baseline_expectations(resource: Resource) -> list[dict[str, Any]]:
+    """Expectations that state what the catalog says about accepted (silver) rows."""
+    columns = list(resource.item_names) + [f.name for f in SILVER_LINEAGE.fields]
+    out = [
+        _exp("expect_table_columns_to_match_set", column_set=columns, exact_match=True),
+        _exp("expect_table_row_count_to_be_between", "warn", min_value=1),
+    ]
+    if len(resource.primary_key) == 1:
+        out.append(_exp("expect_column_values_to_be_unique", column=resource.primary_key[0]))
+    elif resource.primary_key:
+        out.append(_exp("expect_compound_columns_to_be_unique", column_list=list(resource.primary_key)))
+    for item in resource.items:
+        if item.required or item.name in resource.primary_key:
+            out.append(_exp("expect_column_values_to_not_be_null", column=item.name))
+        if item.length is not None and item.type == "string":
+            out.append(_exp("expect_column_value_lengths_to_be_between", column=item.name, max_value=item.length))
+        for ref in item.rules:
+            p = ref.params
+            if ref.rule == "in_set":
+                out.append(_exp("expect_column_values_to_be_in_set", ref.severity, column=item.name,
+                                value_set=[str(v) for v in p["values"]]))  # type: ignore[union-attr]
+            elif ref.rule == "range":
+                out.append(_exp("expect_column_values_to_be_between", ref.severity, column=item.name,
+                                min_value=p.get("min"), max_value=p.get("max")))
+            elif ref.rule == "regex":
+                out.append(_exp("expect_column_values_to_match_regex", ref.severity, column=item.name,
+                                regex=p["pattern"]))
+    return out
+
+
+def suite_document(resource: Resource, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The suite file's content: generated expectations plus the hand-written ones of `existing`."""
+    hand_written = [
+        e for e in (existing or {}).get("expectations", []) if (e.get("meta") or {}).get("citylake") != GENERATED
+    ]
+    return {
+        "name": resource.name,
+        "meta": {"citylake": {"resource_code": resource.code, "title": resource.title}},
+        "expectations": baseline_expectations(resource) + hand_written,
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def suite_path(expectations_dir: Path, resource: Resource) -> Path:
+    return expectations_dir / f"{resource.name}.json"
+
+
+def write_suite(expectations_dir: Path, resource: Resource) -> Path:
+    """(Re)generate `expectations/<resource>.json`, keeping hand-written expectations."""
+    path = suite_path(expectations_dir, resource)
+    existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(suite_document(resource, existing)), encoding="utf-8")
+    return path

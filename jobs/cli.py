@@ -1,0 +1,116 @@
+"""`citylake` — the command line. Every command calls a step or a reader; none holds logic."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+from jobs.errors import CitylakeError
+from jobs.settings import load_settings
+
+STEPS = ("ingest", "conform", "validate", "publish", "run")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="citylake", description="citylake data-lake ETL")
+    sub = p.add_subparsers(dest="command", required=True)
+    for step in STEPS:
+        s = sub.add_parser(step, help=f"{step} one catalog resource")
+        s.add_argument("resource")
+    s = sub.add_parser("sample", help="write a day's sample export of a resource into landing")
+    s.add_argument("resource")
+    s.add_argument("--day", type=date.fromisoformat, default=date.today())
+    s.add_argument("--rows", type=int, default=2000)
+    s.add_argument("--seed", type=int, default=12345)
+    s = sub.add_parser("sql", help="run Spark SQL over the lake's tables (bronze.*, silver.*, open.* ...)")
+    s.add_argument("query")
+    s.add_argument("--limit", type=int, default=50)
+    s = sub.add_parser("summary", help="what the lake holds, per resource")
+    s.add_argument("resources", nargs="*")
+    s = sub.add_parser("expectations", help="(re)generate expectations/<resource>.json from the catalog")
+    s.add_argument("resources", nargs="*")
+    s.add_argument("--check", action="store_true", help="fail if a checked-in suite is out of date")
+    s = sub.add_parser("demo", help="sample export -> Airflow DAG (dags test) -> summary")
+    s.add_argument("--day", type=date.fromisoformat, default=date.today())
+    s.add_argument("--rows", type=int, default=2000)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    try:
+        return _dispatch(args, settings)
+    except CitylakeError as exc:
+        print(f"citylake: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
+    if args.command in STEPS:
+        from jobs import steps
+
+        result = getattr(steps, args.command)(args.resource, settings=settings)
+        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return 0
+    if args.command == "sample":
+        from jobs.catalog import load_catalog
+        from jobs.sample.generator import write_export
+
+        res = load_catalog(settings.catalog_dirs).resource(args.resource)
+        export = write_export(res, settings.landing, day=args.day, rows=args.rows, seed=args.seed)
+        print(f"{export.path}: {export.rows} rows, {len(export.defects)} defective")
+        for d in export.defects:
+            print(f"  line {d.line}: {d.kind} in {d.field} ({d.value!r})")
+        return 0
+    if args.command == "sql":
+        from jobs.io.spark import get_spark
+        from jobs.io.tables import register_tables
+
+        spark = get_spark(settings)
+        register_tables(spark, settings)
+        spark.sql(args.query).show(args.limit, truncate=False)
+        return 0
+    if args.command == "summary":
+        from jobs.steps.summary import summary
+
+        print(summary(args.resources or None, settings=settings))
+        return 0
+    if args.command == "expectations":
+        return _expectations(args, settings)
+    from jobs.demo import run_demo
+
+    print(run_demo(settings, day=args.day, rows=args.rows))
+    return 0
+
+
+def _expectations(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
+    import json as _json
+
+    from jobs.catalog import load_catalog
+    from jobs.catalog.suite import render, suite_document, suite_path, write_suite
+
+    catalog = load_catalog(settings.catalog_dirs)
+    stale = []
+    for name in args.resources or sorted(catalog.resources):
+        res = catalog.resource(name)
+        path = suite_path(settings.expectations_dir, res)
+        if args.check:
+            existing = _json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+            if existing is None or render(suite_document(res, existing)) != path.read_text(encoding="utf-8"):
+                stale.append(str(path))
+        else:
+            print(write_suite(settings.expectations_dir, res))
+    if stale:
+        print("out of date (run `citylake expectations`): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

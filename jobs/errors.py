@@ -1,0 +1,73 @@
+"""The exception hierarchy: one class per failure a data engineer has to act on.
+
+Each carries the place it concerns (file, resource, row, field) so that the message alone says
+where to look. Nothing in citylake raises a bare `Exception` or exits the interpreter.
+"""
+
+from __future__ import annotations
+
+
+class CitylakeError(Exception):
+    """Base class of every error citylake raises on purpose."""
+
+
+class ConfigurationError(CitylakeError):
+    """Raised when the environment or settings name something impossible."""
+
+
+class CatalogError(CitylakeError):
+    """Raised when a catalog file is malformed; names the file, the resource and the field."""
+
+    def __init__(self, message: str, *, file: str, resource: str | None = None, field: str | None = None):
+        where = [f"file {file}"]
+        if resource:
+            where.append(f"resource {resource}")
+        if field:
+            where.append(f"field {field}")
+        super().__init__(f"{', '.join(where)}: {message}")
+        self.file, self.resource, self.field = file, resource, field
+
+
+class UnknownRuleError(CatalogError):
+    """Raised when a catalog item names a rule that is not registered."""
+
+
+class ExportRejected(CitylakeError):
+    """Raised when a landing file cannot be ingested at all (undecodable, unparseable header...).
+
+    The file is rejected whole and moved aside; the message names the file and the byte offset or
+    line where reading stopped.
+    """
+
+    def __init__(self, message: str, *, file: str, line: int | None = None, offset: int | None = None):
+        where = f"file {file}"
+        if line is not None:
+            where += f", line {line}"
+        if offset is not None:
+            where += f", byte offset {offset}"
+        super().__init__(f"{where}: {message}")
+        self.file, self.line, self.offset = file, line, offset
+
+
+class SchemaMismatch(ExportRejected):
+    """Raised when an export's header does not match the catalog's data items."""
+
+
+class LedgerImbalance(CitylakeError):
+    """Raised when rows read != rows accepted + rows quarantined for a batch: something was lost."""
+
+
+class ValidationFailed(CitylakeError):
+    """Raised when an `error`-severity expectation fails: the batch must not be published."""
+
+
+class NotReady(CitylakeError):
+    """Raised when a step runs before the step it depends on left its completion record."""
+
+
+class JarResolutionError(CitylakeError):
+    """Raised when the Delta Lake jars cannot be fetched; names the artifact and the reason."""
+
+
+class PersonalDataLeak(CitylakeError):
+    """Raised when the scanner finds a resident ID or phone number in data about to be published."""

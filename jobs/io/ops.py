@@ -1,0 +1,116 @@
+"""The ops zone's own tables: the ingest manifest, the run ledger and validation results.
+
+They are small Delta tables, appended once per event with a transaction id, so a retried task
+records nothing twice. Steps read them to know what is pending: Airflow's task state is not the
+record of what happened (a killed task can be reported successful); these tables are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.io import delta
+from jobs.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+_PY_TO_SPARK = {str: T.StringType(), int: T.LongType(), datetime: T.TimestampType(), bool: T.BooleanType()}
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One landing file seen by ingest, and what became of it."""
+
+    resource: str
+    file: str
+    sha256: str
+    size: int
+    status: str  # ingested | duplicate | rejected
+    batch_id: str
+    rows_read: int
+    malformed: int
+    detail: str
+    moved_to: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What one step did to one batch."""
+
+    resource: str
+    batch_id: str
+    step: str  # ingest | conform | validate | publish
+    source_file: str
+    rows_read: int
+    rows_bronze: int
+    rows_accepted: int
+    rows_quarantined: int
+    rows_warned: int
+    rows_published: int
+    status: str  # ok | failed | skipped
+    detail: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class ValidationEntry:
+    """The outcome of one expectation on one batch."""
+
+    resource: str
+    batch_id: str
+    run_name: str
+    expectation: str
+    column: str
+    severity: str
+    success: bool
+    observed: str
+    recorded_at: datetime
+
+
+def schema_of(cls: type) -> T.StructType:
+    hints = {f.name: f.type for f in fields(cls)}
+    names = {"str": str, "int": int, "datetime": datetime, "bool": bool}
+    return T.StructType([T.StructField(n, _PY_TO_SPARK[names[t] if isinstance(t, str) else t], True)
+                         for n, t in hints.items()])
+
+
+TABLES = {"manifest": ManifestEntry, "ledger": LedgerEntry, "validations": ValidationEntry}
+
+
+def _path(settings: Settings, table: str):  # noqa: ANN202
+    return settings.table_path("ops", table)
+
+
+def record(spark: SparkSession, settings: Settings, table: str, entries: list, *, txn_app_id: str) -> None:
+    """Append entries to an ops table exactly once per `txn_app_id`."""
+    schema = schema_of(TABLES[table])
+    rows = [tuple(asdict(e).values()) for e in entries]
+    delta.append_once(spark.createDataFrame(rows, schema), _path(settings, table), txn_app_id=txn_app_id)
+
+
+def read(spark: SparkSession, settings: Settings, table: str, resource: str | None = None) -> DataFrame:
+    df = delta.read_or_empty(spark, _path(settings, table), schema_of(TABLES[table]))
+    return df.where(F.col("resource") == resource) if resource else df
+
+
+def ingested_batches(spark: SparkSession, settings: Settings, resource: str) -> list[tuple[str, str, int]]:
+    """(batch_id, file, rows_read) of every ingested batch, oldest first."""
+    rows = (
+        read(spark, settings, "manifest", resource).where(F.col("status") == "ingested")
+        .orderBy("recorded_at", "batch_id").select("batch_id", "file", "rows_read").collect()
+    )
+    return [(r.batch_id, r.file, r.rows_read) for r in rows]
+
+
+def batches_done(spark: SparkSession, settings: Settings, resource: str, step: str) -> set[str]:
+    """Batch ids that `step` recorded as finished (status ok or failed, i.e. not to be redone)."""
+    rows = (read(spark, settings, "ledger", resource).where(F.col("step") == step)
+            .select("batch_id").distinct().collect())
+    return {r.batch_id for r in rows}

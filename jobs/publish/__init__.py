@@ -1,0 +1,1 @@
+"""Open-data publishing: PII scanning, downloadable files and the open catalog."""

@@ -1,0 +1,60 @@
+"""Generic rules: presence, sets, ranges, lengths, patterns, field ordering."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from jobs.rules.registry import RuleContext, register
+
+
+def fail_when(condition: Column, detail: Column | str = "") -> Column:
+    """Null when `condition` is false or null, else the detail."""
+    detail_col = detail if isinstance(detail, Column) else F.lit(detail)
+    return F.when(F.coalesce(condition, F.lit(False)), detail_col)
+
+
+@register("not_null")
+def not_null(value: Column, ctx: RuleContext) -> Column:
+    return fail_when(value.isNull())
+
+
+@register("in_set")
+def in_set(value: Column, ctx: RuleContext, *, values: Sequence[object]) -> Column:
+    allowed = [str(v) for v in values]
+    return fail_when(~value.cast("string").isin(allowed), "allowed: " + " / ".join(allowed))
+
+
+@register("range")
+def in_range(value: Column, ctx: RuleContext, *, min: float | None = None, max: float | None = None) -> Column:
+    cond = F.lit(False)
+    if min is not None:
+        cond = cond | (value < F.lit(min))
+    if max is not None:
+        cond = cond | (value > F.lit(max))
+    return fail_when(cond, f"expected between {min if min is not None else '-inf'} and {max if max is not None else 'inf'}")
+
+
+@register("length")
+def length(value: Column, ctx: RuleContext, *, min: int | None = None, max: int | None = None) -> Column:
+    n = F.char_length(value.cast("string"))
+    cond = F.lit(False)
+    if min is not None:
+        cond = cond | (n < min)
+    if max is not None:
+        cond = cond | (n > max)
+    return fail_when(cond, F.concat(F.lit("length "), n.cast("string"), F.lit(f", expected {min or 0}..{max or 'any'}")))
+
+
+@register("regex")
+def regex(value: Column, ctx: RuleContext, *, pattern: str) -> Column:
+    return fail_when(~value.cast("string").rlike(pattern), f"pattern {pattern}")
+
+
+@register("not_before")
+def not_before(value: Column, ctx: RuleContext, *, field: str, other: str) -> Column:
+    """Cross-field order: `field` must not be earlier than `other` (e.g. finished >= received)."""
+    later, earlier = ctx.column(field), ctx.column(other)
+    return fail_when(later < earlier, F.concat(F.lit(f"{field} is earlier than {other} ("), earlier.cast("string"), F.lit(")")))

@@ -1,0 +1,54 @@
+"""Rules by name: each builds a Spark Column that is null when the row passes and holds a short
+English detail (possibly empty) when it fails.
+
+All rules of a resource are combined into one `select` by `jobs.transforms.conform`; a rule never
+triggers a Spark job of its own. Nulls pass every rule except `not_null`: whether a value must be
+present is the `required` flag's business, not each rule's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from pyspark.sql import Column
+
+RuleBuilder = Callable[..., Column]
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule may look at besides its own value: the other typed fields, and 'today'."""
+
+    columns: Mapping[str, Column] = field(default_factory=dict)
+    as_of: date = date(2100, 1, 1)
+
+    def column(self, name: str) -> Column:
+        return self.columns[name]
+
+
+RULES: dict[str, RuleBuilder] = {}
+
+
+def register(name: str) -> Callable[[RuleBuilder], RuleBuilder]:
+    """Register a rule builder under the name the catalog uses."""
+
+    def wrap(fn: RuleBuilder) -> RuleBuilder:
+        if name in RULES:
+            raise ValueError(f"rule {name!r} registered twice")
+        RULES[name] = fn
+        return fn
+
+    return wrap
+
+
+def build(name: str, value: Column, ctx: RuleContext, params: Mapping[str, object]) -> Column:
+    """The failure-detail Column of rule `name` applied to `value`."""
+    _load_builtin_rules()
+    return RULES[name](value, ctx, **params)
+
+
+def _load_builtin_rules() -> None:
+    # Imported for their @register side effect; late so that this module stays importable alone.
+    from jobs.rules import cn_identifiers, generic  # noqa: F401

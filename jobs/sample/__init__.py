@@ -1,0 +1,1 @@
+"""Seeded, deterministic generators of department exports, driven by the catalog."""

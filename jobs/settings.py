@@ -1,0 +1,116 @@
+"""The one place that reads the environment.
+
+Every other module receives a `Settings` object, so a step behaves the same whether it is called from
+the CLI, from an Airflow task or from a test that builds its own settings for a temporary lake.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| CITYLAKE_HOME | root of landing/, lake/, open/, airflow/ | `<checkout>/.citylake` |
+| CITYLAKE_CATALOG | extra catalog folders, `:`-separated, read after `schemas/` | none |
+| CITYLAKE_SPARK_MASTER | Spark master URL | `local[*]` |
+| CITYLAKE_PROFILE | `embedded` (local everything) or `production` | `embedded` |
+| CITYLAKE_JARS | cache folder for the Delta Lake jars | `<checkout>/.jars` |
+| CITYLAKE_SHUFFLE_PARTITIONS | `spark.sql.shuffle.partitions` | 4 |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+Profile = Literal["embedded", "production"]
+PROFILES: tuple[Profile, ...] = ("embedded", "production")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILTIN_CATALOG = REPO_ROOT / "schemas"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+DAGS_DIR = REPO_ROOT / "dags"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where citylake keeps things and how it runs Spark."""
+
+    home: Path
+    catalog_dirs: tuple[Path, ...] = (BUILTIN_CATALOG,)
+    spark_master: str = "local[*]"
+    profile: Profile = "embedded"
+    jars_dir: Path = REPO_ROOT / ".jars"
+    shuffle_partitions: int = 4
+    expectations_dir: Path = EXPECTATIONS_DIR
+    extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def landing(self) -> Path:
+        """Export files exactly as departments delivered them."""
+        return self.home / "landing"
+
+    @property
+    def lake(self) -> Path:
+        """Delta tables of every zone (bronze, silver, quarantine, open, ops)."""
+        return self.home / "lake"
+
+    @property
+    def open_files(self) -> Path:
+        """Downloadable files of the open-data portal."""
+        return self.home / "open"
+
+    @property
+    def ops(self) -> Path:
+        """Ops zone folder for non-table artefacts (GX project, Data Docs, drift reports)."""
+        return self.lake / "ops"
+
+    @property
+    def airflow_home(self) -> Path:
+        """AIRFLOW_HOME of the embedded profile (SQLite metadata)."""
+        return self.home / "airflow"
+
+    def table_path(self, zone: str, name: str) -> Path:
+        """Folder of the Delta table `zone.name`."""
+        return self.lake / zone / name
+
+    def with_home(self, home: Path) -> Settings:
+        """The same settings on another lake root (tests use a temporary one)."""
+        return replace(self, home=home)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (or from `environ`, for tests)."""
+    env = os.environ if environ is None else environ
+    profile = env.get("CITYLAKE_PROFILE", "embedded")
+    if profile not in PROFILES:
+        from jobs.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"CITYLAKE_PROFILE={profile!r} is not a profile; use one of {', '.join(PROFILES)}"
+        )
+    extra = tuple(Path(p).expanduser() for p in env.get("CITYLAKE_CATALOG", "").split(os.pathsep) if p)
+    return Settings(
+        home=Path(env.get("CITYLAKE_HOME", str(REPO_ROOT / ".citylake"))).expanduser().resolve(),
+        catalog_dirs=(BUILTIN_CATALOG, *extra),
+        spark_master=env.get("CITYLAKE_SPARK_MASTER", "local[*]"),
+        profile=profile,  # type: ignore[arg-type]
+        jars_dir=Path(env.get("CITYLAKE_JARS", str(REPO_ROOT / ".jars"))).expanduser().resolve(),
+        shuffle_partitions=int(env.get("CITYLAKE_SHUFFLE_PARTITIONS", "4")),
+    )
+
+
+def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for an `airflow` subprocess of the embedded profile (SQLite metadata in the home)."""
+    env = dict(os.environ if environ is None else environ)
+    env.update({
+        "CITYLAKE_HOME": str(settings.home),
+        "CITYLAKE_JARS": str(settings.jars_dir),
+        "CITYLAKE_SPARK_MASTER": settings.spark_master,
+        "CITYLAKE_CATALOG": os.pathsep.join(str(d) for d in settings.catalog_dirs[1:]),
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{settings.airflow_home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
+    })
+    return env

@@ -1,0 +1,86 @@
+"""Conform: each ingested, not yet conformed bronze batch -> silver (MERGE) + quarantine.
+
+All row rules run in one pass (`jobs.transforms.conform`); the evaluated batch is persisted once and
+read three times (counts, quarantine append, silver MERGE). The ledger entry is written last and
+only when rows read = rows accepted + rows quarantined.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark import StorageLevel
+from pyspark.sql import functions as F
+
+from jobs.catalog.derive import silver_schema
+from jobs.catalog.model import Resource
+from jobs.errors import LedgerImbalance
+from jobs.io import delta, ops
+from jobs.settings import Settings
+from jobs.steps.runtime import Runtime, log, runtime
+from jobs.transforms.conform import accepted_rows, conform_batch, quarantined_rows
+
+
+def conform(resource: str, *, settings: Settings | None = None, now: datetime | None = None) -> list[dict]:
+    """Conform every pending batch of `resource`, oldest first.
+
+    Raises:
+        LedgerImbalance: a batch's counts do not add up (nothing is recorded for it).
+    """
+    rt = runtime(settings, now)
+    res = rt.resource(resource)
+    done = ops.batches_done(rt.spark, rt.settings, res.name, "conform")
+    results = []
+    for batch, source_file, rows_read in ops.ingested_batches(rt.spark, rt.settings, res.name):
+        if batch not in done:
+            results.append(conform_one(rt, res, batch, source_file, rows_read))
+    if not results:
+        log.info("conform %s: nothing pending", resource)
+    return results
+
+
+def conform_one(rt: Runtime, res: Resource, batch: str, source_file: str, rows_read: int) -> dict:
+    spark, settings = rt.spark, rt.settings
+    bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(F.col("_batch_id") == batch)
+    ingest_day = bronze.select(F.min("_ingest_date")).first()[0] or rt.now.date()
+    evaluated = conform_batch(bronze, res, as_of=ingest_day).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = evaluated.agg(
+            F.count(F.lit(1)).alias("total"),
+            F.count_if(F.size("_errors") > 0).alias("quarantined"),
+            F.count_if((F.size("_errors") == 0) & (F.size("_warnings") > 0)).alias("warned"),
+        ).first()
+        total, quarantined, warned = int(counts.total), int(counts.quarantined), int(counts.warned)
+        accepted = total - quarantined
+        if total != rows_read:
+            raise LedgerImbalance(f"{res.name} batch {batch} ({source_file}): manifest says {rows_read} rows read, "
+                                  f"bronze holds {total}")
+
+        quarantine = quarantined_rows(evaluated).withColumn("_quarantined_at", F.lit(rt.now).cast("timestamp"))
+        delta.append_once(quarantine, settings.table_path("quarantine", res.name), txn_app_id=f"quarantine:{batch}")
+
+        silver_path = settings.table_path("silver", res.name)
+        delta.ensure_table(spark, silver_path, silver_schema(res))
+        merged = delta.upsert(spark, accepted_rows(evaluated), silver_path, keys=res.primary_key,
+                              newer_than="_ingested_at") if res.primary_key else None
+        if merged is None:
+            delta.append_once(accepted_rows(evaluated), silver_path, txn_app_id=f"silver:{batch}")
+    finally:
+        evaluated.unpersist()
+
+    # Read back what landed: the quarantine table and the MERGE's source must account for every row.
+    in_quarantine = (delta.read(spark, settings.table_path("quarantine", res.name))
+                     .where(F.col("_batch_id") == batch).count())
+    merged_source = merged["source"] if merged else accepted
+    if in_quarantine + merged_source != rows_read:
+        raise LedgerImbalance(f"{res.name} batch {batch} ({source_file}): read {rows_read} != "
+                              f"accepted {merged_source} + quarantined {in_quarantine}")
+    detail = f"merged: {merged}" if merged else ""
+    ops.record(spark, settings, "ledger", [ops.LedgerEntry(
+        resource=res.name, batch_id=batch, step="conform", source_file=source_file, rows_read=rows_read,
+        rows_bronze=total, rows_accepted=accepted, rows_quarantined=quarantined, rows_warned=warned,
+        rows_published=0, status="ok", detail=detail, recorded_at=rt.now)], txn_app_id=f"ledger:{batch}:conform")
+    log.info("conform %s batch %s: read %d, accepted %d, quarantined %d, warned %d", res.name, batch, rows_read,
+             accepted, quarantined, warned)
+    return {"batch_id": batch, "source_file": source_file, "rows_read": rows_read, "rows_accepted": accepted,
+            "rows_quarantined": quarantined, "rows_warned": warned}

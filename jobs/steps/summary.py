@@ -1,0 +1,56 @@
+"""The run summary: what came in, what was accepted, quarantined, validated and published, and where
+everything is. Read from the ops tables, so it describes what happened, not what was intended."""
+
+from __future__ import annotations
+
+from pyspark.sql import functions as F
+
+from jobs.io import delta, ops
+from jobs.settings import Settings
+from jobs.steps.runtime import runtime
+
+
+def summary(resources: list[str] | None = None, *, settings: Settings | None = None) -> str:
+    rt = runtime(settings)
+    spark, settings = rt.spark, rt.settings
+    names = resources or sorted(rt.catalog.resources)
+    lines = [f"citylake summary — lake at {settings.lake}", ""]
+    for name in names:
+        res = rt.resource(name)
+        lines.append(f"== {res.name} ({res.title}, {res.code}) ==")
+        manifest = ops.read(spark, settings, "manifest", name).orderBy("recorded_at").collect()
+        lines.append(f"files: {len(manifest)}")
+        for m in manifest:
+            extra = f" — {m.detail}" if m.detail else ""
+            lines.append(f"  {m.status:9} {m.file} batch {m.batch_id} rows {m.rows_read}{extra}")
+        ledger = ops.read(spark, settings, "ledger", name)
+        conf = ledger.where(F.col("step") == "conform").agg(
+            F.sum("rows_read").alias("read"), F.sum("rows_accepted").alias("acc"),
+            F.sum("rows_quarantined").alias("q"), F.sum("rows_warned").alias("w")).first()
+        read, acc, q = int(conf.read or 0), int(conf.acc or 0), int(conf.q or 0)
+        balanced = "balanced" if read == acc + q else "NOT BALANCED"
+        lines.append(f"rows read {read} = accepted {acc} + quarantined {q} ({balanced}); warned {int(conf.w or 0)}")
+        qpath = settings.table_path("quarantine", name)
+        if delta.exists(spark, qpath):
+            reasons = (delta.read(spark, qpath).select(F.explode("reasons").alias("r"))
+                       .groupBy("r.rule", "r.field").count().orderBy(F.desc("count")).collect())
+            for r in reasons:
+                lines.append(f"  quarantine reason {r.rule} on {r.field}: {r['count']}")
+        vals = ops.read(spark, settings, "validations", name)
+        if vals.take(1):
+            v = vals.agg(F.count(F.lit(1)).alias("n"), F.count_if(~F.col("success")).alias("failed"),
+                         F.countDistinct("batch_id").alias("batches")).first()
+            lines.append(f"expectations: {v.n} evaluated over {v.batches} batch(es), {v.failed} failed")
+        pub = ledger.where(F.col("step") == "publish").orderBy(F.desc("recorded_at")).take(1)
+        if pub:
+            lines.append(f"published: {pub[0].rows_published} rows to open.{name}")
+        lines.append("")
+    lines += [
+        "where to look:",
+        f"  lake tables (Delta)  {settings.lake}/{{bronze,silver,quarantine,open,ops}}/<table>",
+        "  quarantine           citylake sql \"select * from quarantine.<resource>\"",
+        "  ledger               citylake sql \"select * from ops.ledger\"",
+        f"  Data Docs            {settings.ops / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}",
+        f"  open files           {settings.open_files}/<resource>/<resource>.csv (+ .fields.csv)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""Bronze batch -> typed rows with every rule's verdict, in one `select`.
+
+The result keeps the raw strings (for quarantine and correction by the department), the typed
+values (for silver) and two arrays of reasons: `_errors` (the row goes to quarantine) and
+`_warnings` (the row is accepted and the warning recorded). Nothing here reads files, the clock
+or the environment: `as_of` arrives as an argument.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.catalog.derive import spark_type
+from jobs.catalog.model import DataItem, Resource
+from jobs.rules import registry
+from jobs.rules.specs import IMPLICIT_RULES, RULE_SPECS
+
+REASON_FIELDS = ("rule", "field", "value", "severity", "message", "message_zh")
+LINEAGE = ("_batch_id", "_source_file", "_row_number", "_ingested_at")
+
+
+def normalise(raw: Column) -> Column:
+    """Trim; an empty string is a missing value."""
+    trimmed = F.trim(raw)
+    return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
+
+
+def parse(value: Column, item: DataItem) -> Column:
+    """Typed value or null when it cannot be read (the `type` rule reports that)."""
+    if item.type == "string":
+        return value
+    if item.type in ("integer", "decimal"):
+        return value.try_cast(spark_type(item))
+    if item.type == "date":
+        return F.coalesce(*[F.try_to_date(value, f) for f in item.formats])
+    if item.type == "timestamp":
+        return F.coalesce(*[F.try_to_timestamp(value, F.lit(f)) for f in item.formats])
+    lowered = F.lower(value)
+    return (
+        F.when(lowered.isin("1", "true", "y", "yes", "是"), F.lit(True))
+        .when(lowered.isin("0", "false", "n", "no", "否"), F.lit(False))
+    )
+
+
+def reason(rule: str, field: str, raw: Column, severity: str, detail: Column, en: str, zh: str) -> Column:
+    """A reason struct, or null when `detail` is null (the row passed)."""
+    message = F.when(detail == "", F.lit(f"{field}: {en}")).otherwise(F.concat(F.lit(f"{field}: {en}: "), detail))
+    return F.when(
+        detail.isNotNull(),
+        F.struct(
+            F.lit(rule).alias("rule"),
+            F.lit(field).alias("field"),
+            raw.cast("string").alias("value"),
+            F.lit(severity).alias("severity"),
+            message.alias("message"),
+            F.lit(f"{field}：{zh}").alias("message_zh"),
+        ),
+    )
+
+
+def _item_reasons(item: DataItem, raw: Column, typed: Column, ctx: registry.RuleContext) -> list[Column]:
+    out = []
+    if item.required:
+        spec = RULE_SPECS["not_null"]
+        out.append(reason("not_null", item.name, raw, "error", registry.build("not_null", raw, ctx, {}),
+                          spec.message_en, spec.message_zh))
+    if item.type != "string":
+        en, zh = IMPLICIT_RULES["type"]
+        fmt = f" ({' | '.join(item.formats)})" if item.formats else ""
+        detail = F.when(raw.isNotNull() & typed.isNull(), F.lit(""))
+        out.append(reason("type", item.name, raw, "error", detail, f"{en} {item.type}{fmt}", f"{zh}{item.type}"))
+    if item.length is not None and item.type == "string":
+        spec = RULE_SPECS["length"]
+        out.append(reason("length", item.name, raw, "error",
+                          registry.build("length", typed, ctx, {"max": item.length}), spec.message_en, spec.message_zh))
+    for ref in item.rules:
+        spec = RULE_SPECS[ref.rule]
+        detail = registry.build(ref.rule, typed, ctx, ref.params)
+        out.append(reason(ref.rule, item.name, raw, ref.severity, detail, spec.message_en, spec.message_zh))
+    return out
+
+
+def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date) -> DataFrame:
+    """Type and check one bronze batch.
+
+    Args:
+        bronze: rows of one batch with the bronze schema (all items as strings plus lineage).
+        resource: the catalog entry.
+        as_of: the day the batch is judged on (birth dates after it are impossible).
+
+    Returns:
+        One row per bronze row with `_raw` (struct of the raw strings), `_typed` (struct of typed
+        values), `_errors` and `_warnings` (arrays of reason structs) and the lineage columns.
+    """
+    raw = {i.name: normalise(F.col(f"`{i.name}`")) for i in resource.items}
+    typed = {i.name: parse(raw[i.name], i) for i in resource.items}
+    ctx = registry.RuleContext(columns=typed, as_of=as_of)
+
+    reasons: list[Column] = []
+    for item in resource.items:
+        reasons += _item_reasons(item, raw[item.name], typed[item.name], ctx)
+    for check in resource.checks:
+        spec = RULE_SPECS[check.rule]
+        field = str(check.params["field"])
+        detail = registry.build(check.rule, typed[field], ctx, check.params)
+        reasons.append(reason(check.rule, field, raw[field], check.severity, detail, spec.message_en, spec.message_zh))
+    en, zh = IMPLICIT_RULES["field_count"]
+    reasons.append(reason("field_count", "*", F.col("_rescued"), "error", F.col("_parse_error"), en, zh))
+
+    if resource.primary_key:
+        pk_cols = [typed[k] for k in resource.primary_key]
+        window = Window.partitionBy(*pk_cols).orderBy("_row_number")
+        first_line = F.first("_row_number").over(window)
+        is_dup = F.row_number().over(window) > 1
+        all_present = F.lit(True)
+        for c in pk_cols:
+            all_present = all_present & c.isNotNull()
+        en, zh = IMPLICIT_RULES["duplicate_key"]
+        key_raw = F.concat_ws("|", *[raw[k] for k in resource.primary_key])
+        dup_detail = F.when(is_dup & all_present, first_line.cast("string"))
+        reasons.append(reason("duplicate_key", ",".join(resource.primary_key), key_raw, "error", dup_detail, en, zh))
+
+    all_reasons = F.filter(F.array(*reasons), lambda r: r.isNotNull())
+    evaluated = bronze.select(
+        *[F.col(c) for c in LINEAGE],
+        F.struct(*[F.col(f"`{i.name}`").alias(i.name) for i in resource.items]).alias("_raw"),
+        F.struct(*[typed[i.name].cast(spark_type(i)).alias(i.name) for i in resource.items]).alias("_typed"),
+        all_reasons.alias("_reasons"),
+    )
+    return evaluated.select(
+        "*",
+        F.filter("_reasons", lambda r: r["severity"] == "error").alias("_errors"),
+        F.filter("_reasons", lambda r: r["severity"] == "warn").alias("_warnings"),
+    ).drop("_reasons")
+
+
+def accepted_rows(evaluated: DataFrame) -> DataFrame:
+    """Silver-shaped rows: typed items plus lineage, for rows without errors."""
+    return evaluated.where(F.size("_errors") == 0).select("_typed.*", *LINEAGE)
+
+
+def quarantined_rows(evaluated: DataFrame) -> DataFrame:
+    """Quarantine-shaped rows: raw strings, every reason, lineage."""
+    return evaluated.where(F.size("_errors") > 0).select(
+        "_raw.*", *LINEAGE, F.concat("_errors", "_warnings").alias("reasons")
+    )

@@ -1,0 +1,66 @@
+"""De-identification of silver rows for open tables, as the catalog declares per field.
+
+`drop` suppresses the column; `mask` applies the common mask of the field's PII class
+(GB/T 37964 masking): a name keeps its surname, a mobile keeps 3 + 4 digits, a resident ID keeps
+its six-digit division prefix, an address is cut before the house number.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.catalog.model import DataItem, Resource
+
+
+def mask_name(value: Column) -> Column:
+    """张三丰 -> 张**."""
+    return F.when(value.isNotNull(), F.concat(F.substring(value, 1, 1), F.repeat(F.lit("*"), F.greatest(F.char_length(value) - 1, F.lit(1)))))
+
+
+def mask_phone(value: Column) -> Column:
+    """13812345678 -> 138****5678; anything shorter than 7 characters is starred out whole."""
+    digits = F.regexp_replace(F.regexp_replace(value, r"[\s\-]", ""), r"^(\+86|0086)", "")
+    return (
+        F.when(digits.isNull(), F.lit(None))
+        .when(F.char_length(digits) >= 7, F.concat(F.substring(digits, 1, 3), F.lit("****"), F.substring(digits, -4, 4)))
+        .otherwise(F.lit("****"))
+    )
+
+
+def mask_resident_id(value: Column) -> Column:
+    """510104199001011234 -> 510104************."""
+    return F.when(value.isNotNull(), F.concat(F.substring(value, 1, 6), F.repeat(F.lit("*"), F.greatest(F.char_length(value) - 6, F.lit(0)))))
+
+
+def mask_address(value: Column) -> Column:
+    """Keep the text up to the street / road / township name and drop the house number."""
+    return F.regexp_extract(value, r"^(.*?(街道|路|街|镇|乡))", 1)
+
+
+MASKS = {"name": mask_name, "phone": mask_phone, "resident_id": mask_resident_id, "address": mask_address}
+
+
+def open_column(item: DataItem) -> Column | None:
+    """The published form of one item, or None when it is suppressed."""
+    if item.publish == "drop":
+        return None
+    col = F.col(item.name)
+    if item.publish == "mask":
+        return MASKS[item.pii](col.cast("string")).alias(item.name)
+    return col
+
+
+def technique(item: DataItem) -> str:
+    """The de-identification technique applied to a field, as the field dictionary states it."""
+    if item.publish == "drop":
+        return "suppression"
+    if item.publish == "mask":
+        return f"masking ({item.pii})"
+    return "none"
+
+
+def to_open(silver: DataFrame, resource: Resource) -> DataFrame:
+    """Silver rows -> open rows: PII masked or dropped, lineage reduced to the update time."""
+    cols = [c for c in (open_column(i) for i in resource.items) if c is not None]
+    return silver.select(*cols, F.col("_ingested_at").alias("data_updated_at"))
