@@ -45,7 +45,9 @@ def spark_type(item: DataItem) -> T.DataType:
     if item.type == "date":
         return T.DateType()
     if item.type == "timestamp":
-        return T.TimestampType()
+        # Department exports carry wall-clock times without a zone: keep them as such, so every
+        # reader (Spark in any session time zone, pandas, delta-rs) sees the same 09:00.
+        return T.TimestampNTZType()
     return T.BooleanType()
 
 

@@ -50,13 +50,18 @@ def codec_for(label: str) -> str:
 def decoded_lines(path: Path, encoding: str) -> Iterator[str]:
     """Lines of the file (split on LF only, line endings kept), decoded strictly.
 
+    A file starting with the UTF-8 BOM is read as UTF-8 (the BOM itself is removed by `map_header`).
+
     Raises:
         ExportRejected: with the byte offset of the first undecodable sequence.
     """
-    decoder = codecs.getincrementaldecoder(codec_for(encoding))(errors="strict")
-    pending = ""
-    offset = 0
     with path.open("rb") as fh:
+        if fh.read(3) == codecs.BOM_UTF8:  # a BOM is unambiguous, whatever the catalog declares
+            encoding = "utf-8"
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder(codec_for(encoding))(errors="strict")
+        pending = ""
+        offset = 0
         while True:
             chunk = fh.read(CHUNK_BYTES)
             final = not chunk

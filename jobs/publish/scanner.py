@@ -15,7 +15,9 @@ from pyspark.sql import types as T
 
 #: Patterns of direct identifiers, without word boundaries a masked value would still satisfy.
 PATTERNS = {
-    "resident_id": r"(?<![0-9])[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])",
+    "resident_id": (
+        r"(?<![0-9])[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])"
+    ),
     "mobile": r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])",
 }
 

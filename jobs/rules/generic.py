@@ -34,7 +34,9 @@ def in_range(value: Column, ctx: RuleContext, *, min: float | None = None, max: 
         cond = cond | (value < F.lit(min))
     if max is not None:
         cond = cond | (value > F.lit(max))
-    return fail_when(cond, f"expected between {min if min is not None else '-inf'} and {max if max is not None else 'inf'}")
+    low = "-inf" if min is None else min
+    high = "inf" if max is None else max
+    return fail_when(cond, f"expected between {low} and {high}")
 
 
 @register("length")
@@ -45,7 +47,8 @@ def length(value: Column, ctx: RuleContext, *, min: int | None = None, max: int 
         cond = cond | (n < min)
     if max is not None:
         cond = cond | (n > max)
-    return fail_when(cond, F.concat(F.lit("length "), n.cast("string"), F.lit(f", expected {min or 0}..{max or 'any'}")))
+    expected = F.lit(f", expected {min or 0}..{max or 'any'}")
+    return fail_when(cond, F.concat(F.lit("length "), n.cast("string"), expected))
 
 
 @register("regex")
@@ -57,4 +60,5 @@ def regex(value: Column, ctx: RuleContext, *, pattern: str) -> Column:
 def not_before(value: Column, ctx: RuleContext, *, field: str, other: str) -> Column:
     """Cross-field order: `field` must not be earlier than `other` (e.g. finished >= received)."""
     later, earlier = ctx.column(field), ctx.column(other)
-    return fail_when(later < earlier, F.concat(F.lit(f"{field} is earlier than {other} ("), earlier.cast("string"), F.lit(")")))
+    detail = F.concat(F.lit(f"{field} is earlier than {other} ("), earlier.cast("string"), F.lit(")"))
+    return fail_when(later < earlier, detail)

@@ -17,7 +17,7 @@ def resident_id_check_char(first17: str) -> str:
     """GB 11643 / ISO 7064 MOD 11-2 check character for the first 17 digits."""
     if len(first17) != 17 or not first17.isdigit():
         raise ValueError(f"need 17 digits, got {first17!r}")
-    total = sum(int(d) * w for d, w in zip(first17, RESIDENT_ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(first17, RESIDENT_ID_WEIGHTS, strict=True))
     return RESIDENT_ID_CHECK[total % 11]
 
 

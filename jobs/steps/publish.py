@@ -94,8 +94,8 @@ def publish(resource: str, *, settings: Settings | None = None, now: datetime | 
 
 def _upsert_catalog_row(rt: Runtime, res: Resource, rows: int, columns: list[str], download: str) -> None:
     dept = rt.catalog.departments[res.provider]
-    fields = [{"name": c, "title": res.item(c).title, "type": res.item(c).type, "deidentification": technique(res.item(c))}
-              for c in columns if c in res.item_names]
+    items = [res.item(c) for c in columns if c in res.item_names]
+    fields = [{"name": i.name, "title": i.title, "type": i.type, "deidentification": technique(i)} for i in items]
     row = (res.code, res.name, res.title, res.title_en, res.provider, dept.name, res.theme, res.summary,
            res.open_type, UPDATE_CYCLES[res.update_cycle], rows, json.dumps(fields, ensure_ascii=False), download,
            rt.now)

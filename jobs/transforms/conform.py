@@ -37,7 +37,7 @@ def parse(value: Column, item: DataItem) -> Column:
     if item.type == "date":
         return F.coalesce(*[F.try_to_date(value, f) for f in item.formats])
     if item.type == "timestamp":
-        return F.coalesce(*[F.try_to_timestamp(value, F.lit(f)) for f in item.formats])
+        return F.coalesce(*[F.try_to_timestamp(value, F.lit(f)) for f in item.formats]).cast("timestamp_ntz")
     lowered = F.lower(value)
     return (
         F.when(lowered.isin("1", "true", "y", "yes", "是"), F.lit(True))

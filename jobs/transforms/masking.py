@@ -15,7 +15,8 @@ from jobs.catalog.model import DataItem, Resource
 
 def mask_name(value: Column) -> Column:
     """张三丰 -> 张**."""
-    return F.when(value.isNotNull(), F.concat(F.substring(value, 1, 1), F.repeat(F.lit("*"), F.greatest(F.char_length(value) - 1, F.lit(1)))))
+    stars = F.repeat(F.lit("*"), F.greatest(F.char_length(value) - 1, F.lit(1)))
+    return F.when(value.isNotNull(), F.concat(F.substring(value, 1, 1), stars))
 
 
 def mask_phone(value: Column) -> Column:
@@ -23,14 +24,16 @@ def mask_phone(value: Column) -> Column:
     digits = F.regexp_replace(F.regexp_replace(value, r"[\s\-]", ""), r"^(\+86|0086)", "")
     return (
         F.when(digits.isNull(), F.lit(None))
-        .when(F.char_length(digits) >= 7, F.concat(F.substring(digits, 1, 3), F.lit("****"), F.substring(digits, -4, 4)))
+        .when(F.char_length(digits) >= 7,
+              F.concat(F.substring(digits, 1, 3), F.lit("****"), F.substring(digits, -4, 4)))
         .otherwise(F.lit("****"))
     )
 
 
 def mask_resident_id(value: Column) -> Column:
     """510104199001011234 -> 510104************."""
-    return F.when(value.isNotNull(), F.concat(F.substring(value, 1, 6), F.repeat(F.lit("*"), F.greatest(F.char_length(value) - 6, F.lit(0)))))
+    stars = F.repeat(F.lit("*"), F.greatest(F.char_length(value) - 6, F.lit(0)))
+    return F.when(value.isNotNull(), F.concat(F.substring(value, 1, 6), stars))
 
 
 def mask_address(value: Column) -> Column:

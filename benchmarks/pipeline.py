@@ -1,0 +1,79 @@
+"""`make bench ROWS=N`: bare Spark CSV -> Delta against citylake's four steps, on the same export.
+
+Both run in one SparkSession (started, and warmed up on a small file, before anything is timed), so
+the ratio compares work, not JVM starts. Prints the time of every step and the ratio b / a.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+from jobs.catalog import load_catalog
+from jobs.io.spark import get_spark
+from jobs.sample.generator import write_export
+from jobs.settings import load_settings
+from jobs.steps import conform, ingest, publish, validate
+
+RESOURCE = "citizen_appeals"
+DAY = date(2026, 11, 26)
+
+
+def bare_spark(spark, csv_path: Path, target: Path) -> int:  # noqa: ANN001
+    """What a hand-written job does: read the CSV as strings, write a Delta table."""
+    reader = spark.read.option("header", "true").option("encoding", "GB18030").option("multiLine", "true")
+    df = reader.csv(str(csv_path))
+    df.write.format("delta").mode("overwrite").save(str(target))
+    return spark.read.format("delta").load(str(target)).count()
+
+
+def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN201
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark lake")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="citylake-bench-"))
+    settings = replace(load_settings(), home=work / "home")
+    res = load_catalog(settings.catalog_dirs).resource(RESOURCE)
+    print(f"generating {args.rows:,} rows ...", flush=True)
+    gen_s, export = timed(write_export, res, work / "source", day=DAY, rows=args.rows)
+    size_mb = export.path.stat().st_size / 1e6
+    print(f"export: {export.path.name}, {size_mb:.1f} MB, {len(export.defects)} defective rows ({gen_s:.1f} s)")
+
+    start_s, spark = timed(get_spark, settings, "citylake-bench")
+    warm = write_export(res, work / "warm", day=DAY, rows=2000)
+    bare_spark(spark, warm.path, work / "warm-delta")
+    print(f"spark session start: {start_s:.1f} s (not counted below)\n", flush=True)
+
+    bare_s, bare_rows = timed(bare_spark, spark, export.path, work / "bare-delta")
+    print(f"(a) bare Spark read.csv -> write delta: {bare_s:7.1f} s  ({bare_rows:,} rows)", flush=True)
+
+    landing = settings.landing / res.provider / res.name
+    landing.mkdir(parents=True)
+    shutil.copy(export.path, landing / export.path.name)
+    now = datetime.now().replace(microsecond=0)
+    steps = {}
+    for name, fn in (("ingest", ingest), ("conform", conform), ("validate", validate), ("publish", publish)):
+        steps[name], _ = timed(fn, RESOURCE, settings=settings, now=now)
+        print(f"    citylake {name:9} {steps[name]:7.1f} s", flush=True)
+    total = sum(steps.values())
+    print(f"(b) citylake ingest + conform + validate + publish: {total:7.1f} s")
+    print(f"ratio b/a = {total / bare_s:.2f}  (rows={args.rows:,}, {size_mb:.0f} MB, {spark.sparkContext.master})")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Shared fixtures: one SparkSession for the whole test session, temporary lakes, the catalog.
+
+Airflow reads its configuration when first imported, so the environment for it (a private
+AIRFLOW_HOME with SQLite metadata, our dags/ folder, no examples) is set here, before any test
+module imports it. A developer's own Airflow settings never leak into the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from jobs.settings import BUILTIN_CATALOG, DAGS_DIR, Settings
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="citylake-test-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+})
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    from jobs.catalog import load_catalog
+
+    return load_catalog([BUILTIN_CATALOG])
+
+
+@pytest.fixture(scope="session")
+def appeals(catalog):
+    return catalog.resource("citizen_appeals")
+
+
+def make_settings(home: Path) -> Settings:
+    return Settings(home=home, spark_master="local[2]", shuffle_partitions=2)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """The one SparkSession (local[2], UI off, 2 shuffle partitions); tests never stop it."""
+    from jobs.io.spark import get_spark
+
+    return get_spark(make_settings(tmp_path_factory.mktemp("spark-home")), app_name="citylake-tests")
+
+
+@pytest.fixture(scope="session")
+def settings_for():
+    """Build settings for a lake root (module-scoped fixtures make their own temporary roots)."""
+    return make_settings
+
+
+@pytest.fixture
+def lake(tmp_path, spark) -> Settings:
+    """Settings on an empty temporary lake, with Spark running."""
+    return make_settings(tmp_path / "home")

@@ -1,0 +1,74 @@
+"""The department DAGs as Airflow sees them: DagBag import, structure, and one real `dag.test()` run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from jobs.settings import DAGS_DIR
+
+pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def test_one_dag_per_department_with_resources(dagbag, catalog):
+    expected = {f"citylake_{k}" for k in catalog.departments if catalog.resources_of(k)}
+    assert set(dagbag.dag_ids) == expected
+
+
+def test_task_chain_per_resource(dagbag, catalog):
+    for key in catalog.departments:
+        dag = dagbag.dags[f"citylake_{key}"]
+        for res in catalog.resources_of(key):
+            chain = [f"{res.name}.{step}" for step in ("ingest", "conform", "validate", "publish")]
+            for upstream, downstream in zip(chain, chain[1:], strict=False):
+                assert dag.get_task(upstream).downstream_task_ids == {downstream}
+            outlets = dag.get_task(f"{res.name}.validate").outlets
+            assert [a.name for a in outlets] == [f"silver.{res.name}"]
+        assert dag.schedule == "@daily" and dag.catchup is False
+
+
+def test_parse_time_of_whole_catalog_within_budget():
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(DAGS_DIR / "departments.py")], check=True, capture_output=True)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 30, f"parsing the DAG file took {elapsed:.1f}s"
+
+
+@pytest.fixture(scope="module")
+def airflow_db():
+    """Migrate the test session's SQLite metadata database (AIRFLOW_HOME set in conftest)."""
+    exe = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(exe), "db", "migrate"], check=True, capture_output=True)
+
+
+def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypatch, appeals, settings_for):
+    from jobs.io import delta, ops
+    from jobs.sample.generator import write_export
+    settings = settings_for(tmp_path / "home")
+    monkeypatch.setenv("CITYLAKE_HOME", str(settings.home))
+    export = write_export(appeals, settings.landing, day=date(2026, 11, 26), rows=120)
+    dag = dagbag.dags["citylake_network_governance"]
+    run = dag.test(logical_date=datetime(2026, 11, 26, tzinfo=UTC))
+    assert run.state == "success"
+    ledger = {r.step: r for r in ops.read(spark, settings, "ledger", "citizen_appeals").collect()}
+    assert set(ledger) == {"ingest", "conform", "validate", "publish"}
+    assert ledger["conform"].rows_read == 120
+    assert ledger["conform"].rows_quarantined == len(export.defects)
+    assert ledger["publish"].rows_published == 120 - len(export.defects)
+    assert delta.read(spark, settings.table_path("open", "citizen_appeals")).count() == 120 - len(export.defects)

@@ -1,0 +1,96 @@
+"""Each rule as Spark evaluates it, inside the conform pass: the right rows fail with the right reason."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from jobs.catalog.derive import bronze_schema
+from jobs.transforms.conform import accepted_rows, conform_batch, quarantined_rows
+
+pytestmark = pytest.mark.spark
+
+VALID = {
+    "appeal_id": "GD2026112600000001", "received_at": "2026-11-26 09:00:00", "channel": "12345热线",
+    "district_code": "510104", "street_code": "510104017", "category": "投诉", "topic": "生态环境",
+    "content": "噪音扰民", "appellant_name": "张三", "appellant_phone": "13812345678",
+    "appellant_id_no": "11010519491231002X", "handling_dept": "市生态环境局", "status": "已办结",
+    "finished_at": "2026-11-26 18:00:00", "satisfaction": "5",
+}
+
+def lineage(line: int, error: str | None = None, rescued: str | None = None) -> tuple:
+    return ("f.csv", "sha", line, error, rescued, "b1", datetime(2026, 11, 26, 12), date(2026, 11, 26))
+
+
+CASES = [
+    ("valid", {}, None),
+    ("lowercase x", {"appellant_id_no": "11010519491231002x"}, None),
+    ("slash timestamp", {"received_at": "2026/11/26 09:00:00"}, None),
+    ("phone with +86", {"appellant_phone": "+86 138-1234-5678"}, None),
+    ("empty optional id", {"appellant_id_no": "  "}, None),
+    ("id check digit", {"appellant_id_no": "110105194912310021"}, ("cn_resident_id", "appellant_id_no", "should be X")),
+    ("id birth date", {"appellant_id_no": "110105194913310028"}, ("cn_resident_id", "appellant_id_no", "birth date")),
+    ("id prefix", {"appellant_id_no": "990105194912310021"}, ("cn_resident_id", "appellant_id_no", "division prefix")),
+    ("id legacy", {"appellant_id_no": "110105491231002"}, ("cn_resident_id", "appellant_id_no", "legacy")),
+    ("mobile", {"appellant_phone": "12812345678"}, ("cn_mobile", "appellant_phone", "")),
+    ("district", {"district_code": "510199"}, ("cn_division", "district_code", "not a county code of 5101")),
+    ("district of another city", {"district_code": "110105", "street_code": ""},
+     ("cn_division", "district_code", "not a county code of 5101")),
+    ("street of other district", {"street_code": "510105002"}, ("cn_division", "street_code", "does not belong")),
+    ("channel", {"channel": "电报"}, ("in_set", "channel", "allowed")),
+    ("satisfaction range", {"satisfaction": "7"}, ("range", "satisfaction", "between 1 and 5")),
+    ("satisfaction type", {"satisfaction": "很好"}, ("type", "satisfaction", "integer")),
+    ("date", {"received_at": "2026-02-30 10:00:00"}, ("type", "received_at", "timestamp")),
+    ("required", {"handling_dept": ""}, ("not_null", "handling_dept", "missing")),
+    ("finished before received", {"finished_at": "2026-11-25 08:00:00"}, ("not_before", "finished_at", "earlier")),
+    ("id length", {"appeal_id": "GD2026112600000001X"}, ("length", "appeal_id", "length 19")),
+]
+
+
+@pytest.fixture(scope="module")
+def evaluated(spark, appeals):
+    rows = []
+    for n, (_, change, _) in enumerate(CASES):
+        values = {**VALID, **change, "appeal_id": change.get("appeal_id", f"GD20261126{n:08d}")}
+        rows.append(tuple(values[i.name] for i in appeals.items)
+                    + lineage(n + 2))
+    df = spark.createDataFrame(rows, bronze_schema(appeals))
+    return {r["_row_number"]: r for r in conform_batch(df, appeals, as_of=date(2026, 11, 26)).collect()}
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[c[0] for c in CASES])
+def test_rule(evaluated, index):
+    _, _, expected = CASES[index]
+    errors = evaluated[index + 2]["_errors"]
+    if expected is None:
+        assert errors == []
+    else:
+        rule, field, fragment = expected
+        found = [(e.rule, e.field) for e in errors]
+        # a bad district also makes its township "not belong"; a short id also misses the pattern
+        consequences = {("cn_division", "street_code"), ("regex", "appeal_id")}
+        assert (rule, field) in found and set(found) - {(rule, field)} <= consequences, errors
+        reason = errors[found.index((rule, field))]
+        assert fragment in reason.message
+        assert reason.message_zh.startswith(field)
+
+
+def test_duplicate_keys_and_field_count(spark, appeals):
+    base = tuple(VALID[i.name] for i in appeals.items)
+    rows = [
+        base + lineage(2),
+        base + lineage(3),
+        tuple("x" if i.name == "appeal_id" else VALID[i.name] for i in appeals.items)
+        + lineage(4, "line 4 has 16 fields, header has 15", '["extra"]'),
+    ]
+    df = spark.createDataFrame(rows, bronze_schema(appeals))
+    evaluated = conform_batch(df, appeals, as_of=date(2026, 11, 26))
+    q = {r["_row_number"]: r for r in quarantined_rows(evaluated).collect()}
+    assert set(q) == {3, 4}
+    assert [(x.rule, x.value) for x in q[3]["reasons"]] == [("duplicate_key", VALID["appeal_id"])]
+    assert "first seen at line: 2" in q[3]["reasons"][0].message
+    assert ("field_count", '["extra"]') in [(x.rule, x.value) for x in q[4]["reasons"]]
+    accepted = accepted_rows(evaluated).collect()
+    assert [r["_row_number"] for r in accepted] == [2]
+    assert accepted[0]["satisfaction"] == 5 and accepted[0]["received_at"].hour == 9

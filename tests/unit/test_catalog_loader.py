@@ -1,0 +1,109 @@
+"""The catalog loads fast into frozen models, and every mistake names file, resource and field."""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs.catalog import load_catalog
+from jobs.errors import CatalogError, UnknownRuleError
+from jobs.settings import BUILTIN_CATALOG
+
+DEPARTMENTS = textwrap.dedent("""
+    departments:
+      - {key: dept, code: "X1", name: 某局, name_en: Some Bureau, system: 某系统}
+""")
+
+RESOURCE = textwrap.dedent("""
+    name: things
+    code: "T-1"
+    title: 事项
+    title_en: Things
+    provider: dept
+    summary: 测试
+    theme: 公共服务
+    update_cycle: daily
+    share: {type: 无条件共享}
+    open_type: 无条件开放
+    primary_key: [thing_id]
+    items:
+      - {name: thing_id, title: 编号, required: true}
+      - {name: phone, title: 电话, pii: phone, publish: mask, rules: [cn_mobile]}
+""")
+
+
+def write_catalog(root: Path, resource: str = RESOURCE, departments: str = DEPARTMENTS) -> Path:
+    (root / "dept").mkdir(parents=True)
+    (root / "departments.yaml").write_text(departments, encoding="utf-8")
+    (root / "dept" / "things.yaml").write_text(resource, encoding="utf-8")
+    return root
+
+
+def test_every_builtin_file_loads_quickly():
+    started = time.perf_counter()
+    catalog = load_catalog([BUILTIN_CATALOG])
+    elapsed = time.perf_counter() - started
+    files = sorted(BUILTIN_CATALOG.glob("*/*.yaml"))
+    assert files and len(catalog.resources) == len(files)
+    assert elapsed < 2, f"catalog load took {elapsed:.2f}s"
+
+
+def test_appeals_entry(appeals):
+    assert appeals.title == "市民诉求工单"
+    assert appeals.primary_key == ("appeal_id",)
+    assert 12 <= len(appeals.items) <= 15
+    assert appeals.update_cycle == "daily"
+    assert appeals.item("appellant_id_no").pii == "resident_id"
+    assert appeals.item("appellant_id_no").publish == "drop"
+    assert appeals.item("appellant_phone").publish == "mask"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        appeals.title = "x"
+
+
+def test_extra_catalog_folder_onboards_a_resource(tmp_path):
+    extra = write_catalog(tmp_path / "extra")
+    catalog = load_catalog([BUILTIN_CATALOG, extra])
+    assert "things" in catalog.resources and "citizen_appeals" in catalog.resources
+
+
+@pytest.mark.parametrize(
+    "old,new,field,error",
+    [
+        ("rules: [cn_mobile]", "rules: [cn_mobil]", "phone", UnknownRuleError),
+        ("pii: phone, publish: mask", "pii: phone, publish: keep", "phone", CatalogError),
+        ("primary_key: [thing_id]", "primary_key: [nope]", "nope", CatalogError),
+        ("update_cycle: daily", "update_cycle: sometimes", "update_cycle", CatalogError),
+        ("{name: thing_id, title: 编号, required: true}", "{name: thing_id, title: 编号, type: date}",
+         "thing_id", CatalogError),
+    ],
+)
+def test_errors_name_file_resource_and_field(tmp_path, old, new, field, error):
+    assert old in RESOURCE
+    root = write_catalog(tmp_path, RESOURCE.replace(old, new))
+    with pytest.raises(error) as exc:
+        load_catalog([root])
+    message = str(exc.value)
+    assert "things.yaml" in message and "resource things" in message and f"field {field}" in message
+
+
+def test_duplicate_codes_are_caught(tmp_path):
+    root = write_catalog(tmp_path)
+    (root / "dept" / "other.yaml").write_text(RESOURCE.replace("name: things", "name: other"), encoding="utf-8")
+    with pytest.raises(CatalogError, match="resource things, field code: resource code T-1 also used by other"):
+        load_catalog([root])
+
+
+def test_unknown_provider(tmp_path):
+    root = write_catalog(tmp_path, RESOURCE.replace("provider: dept", "provider: nobody"))
+    with pytest.raises(CatalogError, match="provider 'nobody' is not in departments.yaml"):
+        load_catalog([root])
+
+
+def test_broken_yaml_names_the_file(tmp_path):
+    root = write_catalog(tmp_path, "name: [unclosed")
+    with pytest.raises(CatalogError, match="things.yaml: not valid YAML"):
+        load_catalog([root])

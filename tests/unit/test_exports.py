@@ -1,0 +1,87 @@
+"""Strict reading of department CSV exports: encodings, quoting, line numbers, field counts."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.errors import ExportRejected, SchemaMismatch
+from jobs.io.exports import stage_csv
+
+
+def header(appeals) -> list[str]:
+    return [i.title for i in appeals.items]
+
+
+def row(appeals, **values) -> list[str]:
+    return [values.get(i.name, f"v{k}") for k, i in enumerate(appeals.items)]
+
+
+def write(path, lines, encoding="gb18030", newline="\r\n", bom=False):
+    text = newline.join(lines) + newline
+    data = text.encode(encoding)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    return path
+
+
+def csv_line(fields):
+    return ",".join('"' + f.replace('"', '""') + '"' if any(c in f for c in ',"\n') else f for f in fields)
+
+
+def test_gb18030_four_byte_township_survives(tmp_path, appeals):
+    town = "䢺江镇"  # 510129106: outside GBK, a 4-byte sequence in GB18030
+    assert len(town.encode("gb18030")) > 2 * len(town)
+    src = write(tmp_path / "a.csv", [csv_line(header(appeals)), csv_line(row(appeals, content=f"{town}路灯不亮"))])
+    staged = stage_csv(src, appeals, tmp_path / "a.parquet")
+    table = pq.read_table(staged.path)
+    assert table.column("content").to_pylist() == [f"{town}路灯不亮"]
+
+
+def test_undecodable_bytes_reject_the_file_with_offset(tmp_path, appeals):
+    good = (csv_line(header(appeals)) + "\r\n").encode("gb18030")
+    bad = good + b"GD1,\xff\xfe\r\n"
+    (tmp_path / "b.csv").write_bytes(bad)
+    with pytest.raises(ExportRejected) as exc:
+        stage_csv(tmp_path / "b.csv", appeals, tmp_path / "b.parquet")
+    assert f"byte offset {len(good) + 4}" in str(exc.value) and "b.csv" in str(exc.value)
+
+
+def test_quoted_newlines_bom_and_line_numbers(tmp_path, appeals):
+    lines = [csv_line(header(appeals)), csv_line(row(appeals, content="第一行\n第二行")), "",
+             csv_line(row(appeals, content="after a blank line"))]
+    src = write(tmp_path / "c.csv", lines, encoding="utf-8", bom=True)
+    staged = stage_csv(src, appeals, tmp_path / "c.parquet")
+    table = pq.read_table(staged.path).to_pydict()
+    assert staged.rows == 2
+    assert table["content"] == ["第一行\n第二行", "after a blank line"]
+    assert table["_row_number"] == [2, 5]
+
+
+def test_wrong_field_count_is_kept_and_marked(tmp_path, appeals):
+    width = len(appeals.items)
+    lines = [csv_line(header(appeals)), csv_line(row(appeals) + ["extra"]), csv_line(row(appeals)[:-2])]
+    staged = stage_csv(write(tmp_path / "d.csv", lines), appeals, tmp_path / "d.parquet")
+    table = pq.read_table(staged.path).to_pydict()
+    assert staged.rows == 2 and staged.malformed == 2
+    assert table["_parse_error"] == [f"line 2 has {width + 1} fields, header has {width}",
+                                     f"line 3 has {width - 2} fields, header has {width}"]
+    assert table["_rescued"][0] == '["extra"]'
+
+
+def test_header_mismatch_names_columns(tmp_path, appeals):
+    cols = header(appeals)
+    cols[0] = "编号"
+    with pytest.raises(SchemaMismatch, match="missing columns: 工单编号; unknown columns: 编号"):
+        stage_csv(write(tmp_path / "e.csv", [csv_line(cols)]), appeals, tmp_path / "e.parquet")
+
+
+@pytest.mark.parametrize("content", [b"", b"\r\n"])
+def test_empty_file_stages_zero_rows(tmp_path, appeals, content):
+    (tmp_path / "f.csv").write_bytes(content)
+    staged = stage_csv(tmp_path / "f.csv", appeals, tmp_path / "f.parquet")
+    assert staged.rows == 0 and pq.read_table(staged.path).num_rows == 0
+
+
+def test_header_only_file(tmp_path, appeals):
+    staged = stage_csv(write(tmp_path / "g.csv", [csv_line(header(appeals))]), appeals, tmp_path / "g.parquet")
+    assert staged.rows == 0 and staged.header[0] == "appeal_id"
