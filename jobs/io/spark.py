@@ -33,6 +33,9 @@ def spark_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         # Open tables must stay readable by delta-rs (pandas / DuckDB / Polars without a JVM).
         "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
         "spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "true",
+        # Delta rebuilds table state with this many partitions (default 50): on a small machine and
+        # small ops tables, 50 tasks per commit cost seconds; scale it with the cluster instead.
+        "spark.databricks.delta.snapshotPartitions": str(settings.shuffle_partitions),
     }
     conf.update(settings.extra_spark_conf)
     return conf
