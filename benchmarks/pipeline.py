@@ -25,7 +25,11 @@ DAY = date(2026, 11, 26)
 
 
 def bare_spark(spark, csv_path: Path, target: Path) -> int:  # noqa: ANN001
-    """What a hand-written job does: read the CSV as strings, write a Delta table."""
+    """What a hand-written job does: read the CSV as strings, write a Delta table.
+
+    Spark 4 accepts GB18030 only with the legacy Java-charset switch (and then decodes leniently).
+    """
+    spark.conf.set("spark.sql.legacy.javaCharsets", "true")
     reader = spark.read.option("header", "true").option("encoding", "GB18030").option("multiLine", "true")
     df = reader.csv(str(csv_path))
     df.write.format("delta").mode("overwrite").save(str(target))

@@ -8,8 +8,8 @@ record of what happened (a killed task can be reported successful); these tables
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import date, datetime
+from typing import TYPE_CHECKING, NamedTuple
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -100,13 +100,20 @@ def read(spark: SparkSession, settings: Settings, table: str, resource: str | No
     return df.where(F.col("resource") == resource) if resource else df
 
 
-def ingested_batches(spark: SparkSession, settings: Settings, resource: str) -> list[tuple[str, str, int]]:
-    """(batch_id, file, rows_read) of every ingested batch, oldest first."""
+class IngestedBatch(NamedTuple):
+    batch_id: str
+    source_file: str
+    rows_read: int
+    ingested_on: date
+
+
+def ingested_batches(spark: SparkSession, settings: Settings, resource: str) -> list[IngestedBatch]:
+    """Every ingested batch of a resource, oldest first."""
     rows = (
         read(spark, settings, "manifest", resource).where(F.col("status") == "ingested")
-        .orderBy("recorded_at", "batch_id").select("batch_id", "file", "rows_read").collect()
+        .orderBy("recorded_at", "batch_id").select("batch_id", "file", "rows_read", "recorded_at").collect()
     )
-    return [(r.batch_id, r.file, r.rows_read) for r in rows]
+    return [IngestedBatch(r.batch_id, r.file, r.rows_read, r.recorded_at.date()) for r in rows]
 
 
 def batches_done(spark: SparkSession, settings: Settings, resource: str, step: str) -> set[str]:

@@ -45,10 +45,16 @@ class SuiteResult:
 
 
 def gx_context(ops_dir: Path) -> Any:
+    """The file-backed GX project in the ops zone (created on first use), progress bars off."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ops_dir.mkdir(parents=True, exist_ok=True)
-    return gx.get_context(mode="file", project_root_dir=str(ops_dir))
+    context = gx.get_context(mode="file", project_root_dir=str(ops_dir))
+    if context.variables.progress_bars is None:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+    return context
 
 
 def load_suite_file(path: Path) -> dict[str, Any]:

@@ -31,19 +31,20 @@ def conform(resource: str, *, settings: Settings | None = None, now: datetime | 
     res = rt.resource(resource)
     done = ops.batches_done(rt.spark, rt.settings, res.name, "conform")
     results = []
-    for batch, source_file, rows_read in ops.ingested_batches(rt.spark, rt.settings, res.name):
-        if batch not in done:
-            results.append(conform_one(rt, res, batch, source_file, rows_read))
+    for batch in ops.ingested_batches(rt.spark, rt.settings, res.name):
+        if batch.batch_id not in done:
+            results.append(conform_one(rt, res, batch))
     if not results:
         log.info("conform %s: nothing pending", resource)
     return results
 
 
-def conform_one(rt: Runtime, res: Resource, batch: str, source_file: str, rows_read: int) -> dict:
+def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
+    """Conform one batch; rows are judged as of the day they were ingested (so a re-run agrees)."""
+    batch_id, source_file, rows_read, ingested_on = batch
     spark, settings = rt.spark, rt.settings
-    bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(F.col("_batch_id") == batch)
-    ingest_day = bronze.select(F.min("_ingest_date")).first()[0] or rt.now.date()
-    evaluated = conform_batch(bronze, res, as_of=ingest_day).persist(StorageLevel.MEMORY_AND_DISK)
+    bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(F.col("_batch_id") == batch_id)
+    evaluated = conform_batch(bronze, res, as_of=ingested_on).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = evaluated.agg(
             F.count(F.lit(1)).alias("total"),
@@ -53,34 +54,34 @@ def conform_one(rt: Runtime, res: Resource, batch: str, source_file: str, rows_r
         total, quarantined, warned = int(counts.total), int(counts.quarantined), int(counts.warned)
         accepted = total - quarantined
         if total != rows_read:
-            raise LedgerImbalance(f"{res.name} batch {batch} ({source_file}): manifest says {rows_read} rows read, "
+            raise LedgerImbalance(f"{res.name} batch {batch_id} ({source_file}): manifest says {rows_read} rows read, "
                                   f"bronze holds {total}")
 
         quarantine = quarantined_rows(evaluated).withColumn("_quarantined_at", F.lit(rt.now).cast("timestamp"))
-        delta.append_once(quarantine, settings.table_path("quarantine", res.name), txn_app_id=f"quarantine:{batch}")
+        delta.append_once(quarantine, settings.table_path("quarantine", res.name), txn_app_id=f"quarantine:{batch_id}")
 
         silver_path = settings.table_path("silver", res.name)
         delta.ensure_table(spark, silver_path, silver_schema(res))
         merged = delta.upsert(spark, accepted_rows(evaluated), silver_path, keys=res.primary_key,
                               newer_than="_ingested_at") if res.primary_key else None
         if merged is None:
-            delta.append_once(accepted_rows(evaluated), silver_path, txn_app_id=f"silver:{batch}")
+            delta.append_once(accepted_rows(evaluated), silver_path, txn_app_id=f"silver:{batch_id}")
     finally:
         evaluated.unpersist()
 
     # Read back what landed: the quarantine table and the MERGE's source must account for every row.
     in_quarantine = (delta.read(spark, settings.table_path("quarantine", res.name))
-                     .where(F.col("_batch_id") == batch).count())
+                     .where(F.col("_batch_id") == batch_id).count())
     merged_source = merged["source"] if merged else accepted
     if in_quarantine + merged_source != rows_read:
-        raise LedgerImbalance(f"{res.name} batch {batch} ({source_file}): read {rows_read} != "
+        raise LedgerImbalance(f"{res.name} batch {batch_id} ({source_file}): read {rows_read} != "
                               f"accepted {merged_source} + quarantined {in_quarantine}")
     detail = f"merged: {merged}" if merged else ""
     ops.record(spark, settings, "ledger", [ops.LedgerEntry(
-        resource=res.name, batch_id=batch, step="conform", source_file=source_file, rows_read=rows_read,
+        resource=res.name, batch_id=batch_id, step="conform", source_file=source_file, rows_read=rows_read,
         rows_bronze=total, rows_accepted=accepted, rows_quarantined=quarantined, rows_warned=warned,
-        rows_published=0, status="ok", detail=detail, recorded_at=rt.now)], txn_app_id=f"ledger:{batch}:conform")
-    log.info("conform %s batch %s: read %d, accepted %d, quarantined %d, warned %d", res.name, batch, rows_read,
+        rows_published=0, status="ok", detail=detail, recorded_at=rt.now)], txn_app_id=f"ledger:{batch_id}:conform")
+    log.info("conform %s batch %s: read %d, accepted %d, quarantined %d, warned %d", res.name, batch_id, rows_read,
              accepted, quarantined, warned)
-    return {"batch_id": batch, "source_file": source_file, "rows_read": rows_read, "rows_accepted": accepted,
+    return {"batch_id": batch_id, "source_file": source_file, "rows_read": rows_read, "rows_accepted": accepted,
             "rows_quarantined": quarantined, "rows_warned": warned}

@@ -32,7 +32,8 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
     document = load_suite_file(suite_path(settings.expectations_dir, res))
     conformed = ops.batches_done(spark, settings, res.name, "conform")
     done = ops.batches_done(spark, settings, res.name, "validate")
-    pending = [(b, f) for b, f, _ in ops.ingested_batches(spark, settings, res.name) if b in conformed - done]
+    pending = [(b.batch_id, b.source_file) for b in ops.ingested_batches(spark, settings, res.name)
+               if b.batch_id in conformed - done]
     results, failures = [], []
     for batch, source_file in pending:
         rows = (delta.read(spark, settings.table_path("silver", res.name)).where(F.col("_batch_id") == batch)

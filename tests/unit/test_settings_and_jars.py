@@ -1,0 +1,70 @@
+"""Settings come from the environment in one place; jars resolve once and fail with a clear message."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from jobs.errors import ConfigurationError, JarResolutionError
+from jobs.io import jars
+from jobs.settings import BUILTIN_CATALOG, REPO_ROOT, airflow_environment, load_settings
+
+
+def test_defaults_live_in_the_checkout():
+    s = load_settings({})
+    assert s.home == REPO_ROOT / ".citylake"
+    assert s.landing == s.home / "landing" and s.lake == s.home / "lake" and s.open_files == s.home / "open"
+    assert s.catalog_dirs == (BUILTIN_CATALOG,)
+    assert s.profile == "embedded" and s.spark_master == "local[*]"
+
+
+def test_environment_overrides(tmp_path):
+    s = load_settings({"CITYLAKE_HOME": str(tmp_path), "CITYLAKE_CATALOG": f"/a{os.pathsep}/b",
+                       "CITYLAKE_SPARK_MASTER": "spark://m:7077", "CITYLAKE_PROFILE": "production"})
+    assert s.home == tmp_path and s.catalog_dirs == (BUILTIN_CATALOG, Path("/a"), Path("/b"))
+    assert s.spark_master == "spark://m:7077" and s.profile == "production"
+
+
+def test_unknown_profile_is_refused():
+    with pytest.raises(ConfigurationError, match="CITYLAKE_PROFILE='cloudy'"):
+        load_settings({"CITYLAKE_PROFILE": "cloudy"})
+
+
+def test_airflow_environment_points_at_the_home(tmp_path):
+    env = airflow_environment(load_settings({"CITYLAKE_HOME": str(tmp_path)}), {})
+    assert env["AIRFLOW_HOME"] == str(tmp_path / "airflow")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}"
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("dags")
+
+
+def test_delta_coordinate_matches_installed_pyspark():
+    import pyspark
+
+    major_minor = ".".join(pyspark.__version__.split(".")[:2])
+    assert jars.delta_coordinate().startswith(f"io.delta:delta-spark_{major_minor}_2.13:")
+
+
+def test_artifact_names():
+    assert jars._artifact_name("jackson-core-2.13.5.jar") == "jackson-core"
+    assert jars._artifact_name("delta-spark_4.2_2.13-4.4.0.jar") == "delta-spark_4.2_2.13"
+    assert jars._artifact_name("zstd-jni-1.5.7-3.jar") == "zstd-jni"
+
+
+def test_missing_artifact_is_named(tmp_path):
+    with pytest.raises(JarResolutionError, match="io.delta:delta-spark_9.9_2.13:0.0.1"):
+        jars.resolve_jars(tmp_path, ["io.delta:delta-spark_9.9_2.13:0.0.1"])
+
+
+def test_cached_jars_need_no_maven(tmp_path, monkeypatch):
+    coords = ["org.example:thing:1.0"]
+    cached = tmp_path / jars.cache_key(coords)
+    cached.mkdir()
+    (cached / "thing-1.0.jar").write_bytes(b"PK")
+    (cached / jars.MARKER).write_text("thing-1.0.jar\n")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert jars.resolve_jars(tmp_path, coords) == [cached / "thing-1.0.jar"]
+    (cached / "thing-1.0.jar").unlink()
+    with pytest.raises(JarResolutionError, match="Maven"):
+        jars.resolve_jars(tmp_path, coords)
