@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check jobs dags tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/citylake expectations --check
 	$(BIN)/pytest
 

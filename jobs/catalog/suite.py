@@ -47,7 +47,7 @@ def baseline_expectations(resource: Resource) -> list[dict[str, Any]]:
             p = ref.params
             if ref.rule == "in_set":
                 out.append(_exp("expect_column_values_to_be_in_set", ref.severity, column=item.name,
-                                value_set=[str(v) for v in p["values"]]))  # type: ignore[union-attr]
+                                value_set=[str(v) for v in p["values"]]))  # type: ignore[attr-defined]
             elif ref.rule == "range":
                 out.append(_exp("expect_column_values_to_be_between", ref.severity, column=item.name,
                                 min_value=p.get("min"), max_value=p.get("max")))

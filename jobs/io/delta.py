@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jobs.io.frames import single_row
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
@@ -83,7 +85,7 @@ def upsert(spark: SparkSession, source: DataFrame, path: Path, *, keys: Sequence
         .whenNotMatchedInsertAll()
         .execute()
     )
-    metrics = target.history(1).select("operationMetrics").first()[0] or {}
+    metrics = single_row(target.history(1).select("operationMetrics"))[0] or {}
     return {
         "inserted": int(metrics.get("numTargetRowsInserted", 0)),
         "updated": int(metrics.get("numTargetRowsUpdated", 0)),

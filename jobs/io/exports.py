@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -184,7 +185,7 @@ def stage_csv(path: Path, resource: Resource, staged: Path) -> StagedExport:
     return StagedExport(path=staged, header=tuple(header), rows=rows, malformed=malformed)
 
 
-def _records(reader: csv._reader, file: str) -> Iterator[list[str]]:
+def _records(reader: Any, file: str) -> Iterator[list[str]]:
     while True:
         try:
             yield next(reader)

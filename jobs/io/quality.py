@@ -103,14 +103,10 @@ def validate_dataframe(df: DataFrame, document: dict[str, Any], *, ops_dir: Path
     except KeyError:
         batch_def = asset.add_batch_definition_whole_dataframe("batch")
 
-    for old in (context.checkpoints, context.validation_definitions, context.suites):
-        try:
-            old.delete(name)
-        except Exception:  # noqa: BLE001 - GX raises store-specific errors for "not there"
-            pass
-    suite = context.suites.add(_suite(document))
-    vd = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
-    checkpoint = context.checkpoints.add(
+    # The suite file is the source of truth: push it into the GX project on every run.
+    suite = context.suites.add_or_update(_suite(document))
+    vd = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
+    checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(name=name, validation_definitions=[vd], actions=[UpdateDataDocsAction(name="data_docs")],
                       result_format={"result_format": "SUMMARY"})
     )

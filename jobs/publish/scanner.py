@@ -13,6 +13,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.io.frames import single_row
+
 #: Patterns of direct identifiers, without word boundaries a masked value would still satisfy.
 PATTERNS = {
     "resident_id": (
@@ -44,7 +46,7 @@ def scan_frame(df: DataFrame) -> list[Finding]:
         for c in string_cols
         for kind, p in PATTERNS.items()
     ]
-    row = df.agg(*aggs).first()
+    row = single_row(df.agg(*aggs))
     findings = []
     for key, count in row.asDict().items():
         if count:

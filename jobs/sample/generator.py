@@ -81,12 +81,12 @@ class _RowMaker:
         return str(value)
 
     def value(self, item: DataItem, row: dict[str, Any], n: int) -> Any:
-        hint = dict(item.sample)
+        hint: dict[str, Any] = dict(item.sample)
         when = hint.get("when") or {}
-        for other, allowed in when.items():  # type: ignore[union-attr]
+        for other, allowed in when.items():
             if row.get(other) not in allowed:
                 return None
-        if "optional" in hint and self.rng.random() < float(hint["optional"]):  # type: ignore[arg-type]
+        if "optional" in hint and self.rng.random() < float(hint["optional"]):
             return None
         kind = hint.get("kind")
         rng = self.rng
@@ -94,18 +94,18 @@ class _RowMaker:
             return str(hint["format"]).format(day=self.day, n=n)
         if kind == "choice":
             weights = hint.get("weights")
-            return rng.choices(list(hint["values"]), weights=list(weights) if weights else None)[0]  # type: ignore[arg-type]
+            return rng.choices(list(hint["values"]), weights=list(weights) if weights else None)[0]
         if kind == "text":
             names = divisions.names()
             context = {**row, "district": names.get(str(row.get("district_code")), "成都市"),
                        "street": names.get(str(row.get("street_code")), "")}
-            return rng.choice(list(hint["values"])).format(**context)  # type: ignore[arg-type]
+            return rng.choice(list(hint["values"])).format(**context)
         if kind == "after":
             base = row[str(hint["field"])]
-            lo, hi = hint.get("hours", [1, 72])  # type: ignore[misc]
+            lo, hi = hint.get("hours", [1, 72])
             return base + timedelta(minutes=rng.randrange(int(lo) * 60, int(hi) * 60))
         if kind == "integer":
-            return rng.randint(int(hint["min"]), int(hint["max"]))  # type: ignore[arg-type]
+            return rng.randint(int(hint["min"]), int(hint["max"]))
         return self.by_rule(item, row)
 
     def by_rule(self, item: DataItem, row: dict[str, Any]) -> Any:

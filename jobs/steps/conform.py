@@ -16,6 +16,7 @@ from jobs.catalog.derive import silver_schema
 from jobs.catalog.model import Resource
 from jobs.errors import LedgerImbalance
 from jobs.io import delta, ops
+from jobs.io.frames import single_row
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
 from jobs.transforms.conform import accepted_rows, conform_batch, quarantined_rows
@@ -46,11 +47,11 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
     bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(F.col("_batch_id") == batch_id)
     evaluated = conform_batch(bronze, res, as_of=ingested_on).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = evaluated.agg(
+        counts = single_row(evaluated.agg(
             F.count(F.lit(1)).alias("total"),
             F.count_if(F.size("_errors") > 0).alias("quarantined"),
             F.count_if((F.size("_errors") == 0) & (F.size("_warnings") > 0)).alias("warned"),
-        ).first()
+        ))
         total, quarantined, warned = int(counts.total), int(counts.quarantined), int(counts.warned)
         accepted = total - quarantined
         if total != rows_read:

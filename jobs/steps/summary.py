@@ -6,6 +6,7 @@ from __future__ import annotations
 from pyspark.sql import functions as F
 
 from jobs.io import delta, ops
+from jobs.io.frames import single_row
 from jobs.settings import Settings
 from jobs.steps.runtime import runtime
 
@@ -24,9 +25,9 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
             extra = f" — {m.detail}" if m.detail else ""
             lines.append(f"  {m.status:9} {m.file} batch {m.batch_id} rows {m.rows_read}{extra}")
         ledger = ops.read(spark, settings, "ledger", name)
-        conf = ledger.where(F.col("step") == "conform").agg(
+        conf = single_row(ledger.where(F.col("step") == "conform").agg(
             F.sum("rows_read").alias("read"), F.sum("rows_accepted").alias("acc"),
-            F.sum("rows_quarantined").alias("q"), F.sum("rows_warned").alias("w")).first()
+            F.sum("rows_quarantined").alias("q"), F.sum("rows_warned").alias("w")))
         read, acc, q = int(conf.read or 0), int(conf.acc or 0), int(conf.q or 0)
         balanced = "balanced" if read == acc + q else "NOT BALANCED"
         lines.append(f"rows read {read} = accepted {acc} + quarantined {q} ({balanced}); warned {int(conf.w or 0)}")
@@ -38,8 +39,8 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
                 lines.append(f"  quarantine reason {r.rule} on {r.field}: {r['count']}")
         vals = ops.read(spark, settings, "validations", name)
         if vals.take(1):
-            v = vals.agg(F.count(F.lit(1)).alias("n"), F.count_if(~F.col("success")).alias("failed"),
-                         F.countDistinct("batch_id").alias("batches")).first()
+            v = single_row(vals.agg(F.count(F.lit(1)).alias("n"), F.count_if(~F.col("success")).alias("failed"),
+                                    F.countDistinct("batch_id").alias("batches")))
             lines.append(f"expectations: {v.n} evaluated over {v.batches} batch(es), {v.failed} failed")
         pub = ledger.where(F.col("step") == "publish").orderBy(F.desc("recorded_at")).take(1)
         if pub:

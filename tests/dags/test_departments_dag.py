@@ -72,3 +72,37 @@ def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypat
     assert ledger["conform"].rows_quarantined == len(export.defects)
     assert ledger["publish"].rows_published == 120 - len(export.defects)
     assert delta.read(spark, settings.table_path("open", "citizen_appeals")).count() == 120 - len(export.defects)
+
+
+SNAPSHOT = Path(__file__).with_name("topology.json")
+
+
+def topology(dagbag) -> dict:
+    """DAG ids, schedules, tasks with their downstream tasks, and the assets they emit."""
+    out = {}
+    for dag_id in sorted(dagbag.dag_ids):
+        dag = dagbag.dags[dag_id]
+        out[dag_id] = {
+            "schedule": str(dag.schedule),
+            "tags": sorted(dag.tags),
+            "tasks": {
+                t.task_id: {"downstream": sorted(t.downstream_task_ids), "outlets": [a.uri for a in t.outlets]}
+                for t in sorted(dag.tasks, key=lambda t: t.task_id)
+            },
+        }
+    return out
+
+
+def test_topology_matches_snapshot(dagbag):
+    """A catalog or factory change shows up as a readable diff of tests/dags/topology.json.
+
+    After an intended change: CITYLAKE_UPDATE_SNAPSHOTS=1 pytest tests/dags -k topology
+    """
+    import json
+    import os
+
+    current = json.dumps(topology(dagbag), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("CITYLAKE_UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(current, encoding="utf-8")
+    assert SNAPSHOT.exists(), "run with CITYLAKE_UPDATE_SNAPSHOTS=1 to create the snapshot"
+    assert SNAPSHOT.read_text(encoding="utf-8") == current
