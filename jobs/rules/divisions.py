@@ -39,6 +39,7 @@ def names() -> dict[str, str]:
     return out
 
 
+@cache
 def codes_at(level: str, within: str = "") -> frozenset[str]:
     """Current codes of a level ('county' or 'township') under a prefix such as '5101'."""
     if level == "county":
@@ -48,3 +49,9 @@ def codes_at(level: str, within: str = "") -> frozenset[str]:
     else:
         raise ValueError(f"unknown division level {level!r}; use county or township")
     return frozenset(c for c in pool if c.startswith(within))
+
+
+@cache
+def townships_of(county: str) -> tuple[str, ...]:
+    """Township / street codes of one county, sorted."""
+    return tuple(sorted(c for c, parent in township_codes().items() if parent == county))

@@ -22,6 +22,7 @@ import csv
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +120,7 @@ class _RowMaker:
             parent = division.params.get("parent")
             if parent:
                 return values.township_of(rng, str(row[parent])) if row.get(parent) else None
-            pool = sorted(divisions.codes_at(str(division.params["level"]), str(division.params.get("within", ""))))
-            return rng.choice(pool)
+            return rng.choice(_pool(str(division.params["level"]), str(division.params.get("within", ""))))
         in_set = _rule(item, "in_set")
         if in_set is not None:
             return rng.choice(list(in_set.params["values"]))
@@ -138,6 +138,11 @@ class _RowMaker:
         if item.examples:
             return rng.choice(item.examples)
         return f"{item.title}{rng.randrange(1000)}"
+
+
+@cache
+def _pool(level: str, within: str) -> tuple[str, ...]:
+    return tuple(sorted(divisions.codes_at(level, within)))
 
 
 def _applicable(resource: Resource) -> dict[str, DataItem]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from jobs.rules import divisions
 from jobs.rules.identifiers import resident_id_check_char
@@ -25,6 +26,11 @@ MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139"
                    "189", "191", "198", "199")
 
 
+@lru_cache(maxsize=1)
+def _chengdu_counties() -> tuple[str, ...]:
+    return tuple(sorted(divisions.codes_at("county", "5101")))
+
+
 def person_name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
@@ -35,14 +41,14 @@ def mobile(rng: random.Random) -> str:
 
 def resident_id(rng: random.Random, *, county: str | None = None, as_of: date = date(2026, 1, 1)) -> str:
     """A valid 18-character ID of someone aged 18-85 on `as_of`."""
-    county = county or rng.choice(sorted(divisions.codes_at("county", "5101")))
+    county = county or rng.choice(_chengdu_counties())
     born = as_of - timedelta(days=rng.randrange(18 * 365, 85 * 365))
     first17 = f"{county}{born:%Y%m%d}{rng.randrange(1000):03d}"
     return first17 + resident_id_check_char(first17)
 
 
 def township_of(rng: random.Random, county: str) -> str | None:
-    towns = sorted(c for c, parent in divisions.township_codes().items() if parent == county)
+    towns = divisions.townships_of(county)
     return rng.choice(towns) if towns else None
 
 
