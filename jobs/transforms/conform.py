@@ -92,8 +92,9 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date) -> Data
         as_of: the day the batch is judged on (birth dates after it are impossible).
 
     Returns:
-        One row per bronze row with `_raw` (struct of the raw strings), `_typed` (struct of typed
-        values), `_errors` and `_warnings` (arrays of reason structs) and the lineage columns.
+        One row per bronze row with `_errors` and `_warnings` (arrays of reason structs), the lineage
+        columns, and either `_raw` (struct of the raw strings, rows with errors) or `_typed` (struct of
+        typed values, rows without).
     """
     raw = {i.name: normalise(F.col(f"`{i.name}`")) for i in resource.items}
     typed = {i.name: parse(raw[i.name], i) for i in resource.items}
@@ -129,12 +130,21 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date) -> Data
         F.struct(*[F.col(f"`{i.name}`").alias(i.name) for i in resource.items]).alias("_raw"),
         F.struct(*[typed[i.name].cast(spark_type(i)).alias(i.name) for i in resource.items]).alias("_typed"),
         all_reasons.alias("_reasons"),
-    )
-    return evaluated.select(
-        "*",
+    ).select(
+        *LINEAGE, "_raw", "_typed",
         F.filter("_reasons", lambda r: r["severity"] == "error").alias("_errors"),
         F.filter("_reasons", lambda r: r["severity"] == "warn").alias("_warnings"),
-    ).drop("_reasons")
+    )
+    # Keep the raw strings only where they are needed (quarantine) and the typed values only where
+    # they are accepted: a persisted batch is then about half as wide.
+    failed = F.size("_errors") > 0
+    return evaluated.select(
+        *LINEAGE,
+        F.when(failed, F.col("_raw")).alias("_raw"),
+        F.when(~failed, F.col("_typed")).alias("_typed"),
+        "_errors",
+        "_warnings",
+    )
 
 
 def accepted_rows(evaluated: DataFrame) -> DataFrame:
