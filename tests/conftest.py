@@ -59,3 +59,11 @@ def settings_for():
 def lake(tmp_path, spark) -> Settings:
     """Settings on an empty temporary lake, with Spark running."""
     return make_settings(tmp_path / "home")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # py4j logs "Closing down clientserver connection" at INFO from __del__ at interpreter exit,
+    # after pytest closed the streams; Airflow's logging config would print it as a logging error.
+    import logging
+
+    logging.getLogger("py4j").setLevel(logging.WARNING)
