@@ -82,14 +82,18 @@ def _observed(result: Any) -> str:
     return ""
 
 
-def validate_dataframe(df: DataFrame, document: dict[str, Any], *, ops_dir: Path, run_name: str) -> SuiteResult:
-    """Validate `df` against the suite `document` through a checkpoint that updates Data Docs."""
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.core.run_identifier import RunIdentifier
+def _outcome(r: Any) -> ExpectationOutcome:
+    cfg = r.expectation_config
+    return ExpectationOutcome(
+        type=cfg.type,
+        column=(cfg.kwargs or {}).get("column"),
+        severity=str(getattr(cfg.severity, "value", cfg.severity)),
+        success=bool(r.success),
+        observed=_observed(r),
+    )
 
-    context = gx_context(ops_dir)
-    name = document["name"]
+
+def _ensure_batch_definition(context: Any, name: str) -> Any:
     try:
         source = context.data_sources.get(DATASOURCE)
     except (KeyError, ValueError):
@@ -99,29 +103,97 @@ def validate_dataframe(df: DataFrame, document: dict[str, Any], *, ops_dir: Path
     except LookupError:
         asset = source.add_dataframe_asset(name=name)
     try:
-        batch_def = asset.get_batch_definition("batch")
+        return asset.get_batch_definition("batch")
     except KeyError:
-        batch_def = asset.add_batch_definition_whole_dataframe("batch")
+        return asset.add_batch_definition_whole_dataframe("batch")
 
-    # The suite file is the source of truth: push it into the GX project on every run.
-    suite = context.suites.add_or_update(_suite(document))
+
+def _run_with_gx(context: Any, df: DataFrame, document: dict[str, Any], run_id: Any) -> list[Any]:
+    """Expectations the one-pass engine does not compute, run by GX itself through a checkpoint."""
+    import great_expectations as gx
+
+    name = f"{document['name']}.gx"
+    batch_def = _ensure_batch_definition(context, document["name"])
+    suite = context.suites.add_or_update(_suite({**document, "name": name}))
     vd = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
     checkpoint = context.checkpoints.add_or_update(
-        gx.Checkpoint(name=name, validation_definitions=[vd], actions=[UpdateDataDocsAction(name="data_docs")],
-                      result_format={"result_format": "SUMMARY"})
+        gx.Checkpoint(name=name, validation_definitions=[vd], result_format={"result_format": "SUMMARY"})
     )
-    run = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=run_name))
-    vr = next(iter(run.run_results.values()))
-    outcomes = tuple(
-        ExpectationOutcome(
-            type=r.expectation_config.type,
-            column=(r.expectation_config.kwargs or {}).get("column"),
-            severity=str(getattr(r.expectation_config.severity, "value", r.expectation_config.severity)),
-            success=bool(r.success),
-            observed=_observed(r),
-        )
-        for r in vr.results
+    run = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
+    return list(next(iter(run.run_results.values())).results)
+
+
+def _one_pass_results(df: DataFrame, specs: list[dict[str, Any]]) -> list[Any]:
+    from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    from jobs.transforms.expectation_metrics import evaluate
+
+    results = []
+    for spec, outcome in zip(specs, evaluate(df, specs), strict=True):
+        config = ExpectationConfiguration(type=spec["type"], kwargs=spec["kwargs"], meta=spec.get("meta"),
+                                          severity=spec.get("severity", "critical"))
+        results.append(ExpectationValidationResult(success=outcome.success, expectation_config=config,
+                                                    result=outcome.result))
+    return results
+
+
+def validate_dataframe(df: DataFrame, document: dict[str, Any], *, ops_dir: Path, run_name: str) -> SuiteResult:
+    """Validate `df` against the suite `document`; keep the result in GX's store and rebuild Data Docs.
+
+    Expectations the one-pass engine supports (`jobs.transforms.expectation_metrics`) are computed in
+    a single aggregation over `df`; any other expectation (hand-written ones of other types) is run by
+    GX itself. Both end up in one GX validation result, so the reports are GX's own.
+    """
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
     )
+
+    from jobs.transforms.expectation_metrics import supported
+
+    context = gx_context(ops_dir)
+    name = document["name"]
+    context.suites.add_or_update(_suite(document))  # the suite file is the source of truth
+    run_id = RunIdentifier(run_name=run_name)
+    one_pass = [e for e in document["expectations"] if supported(e)]
+    by_gx = [e for e in document["expectations"] if not supported(e)]
+    results = _one_pass_results(df, one_pass) if one_pass else []
+    if by_gx:
+        results += _run_with_gx(context, df, {**document, "expectations": by_gx}, run_id)
+
+    successful = sum(1 for r in results if r.success)
+    suite_result = ExpectationSuiteValidationResult(
+        success=successful == len(results),
+        results=results,
+        suite_name=name,
+        statistics={
+            "evaluated_expectations": len(results),
+            "successful_expectations": successful,
+            "unsuccessful_expectations": len(results) - successful,
+            "success_percent": 100.0 * successful / len(results) if results else None,
+        },
+        meta={
+            "run_id": run_id,
+            "validation_time": run_id.run_time,
+            "active_batch_definition": {"datasource_name": DATASOURCE, "data_asset_name": name,
+                                        "batch_definition_name": "batch"},
+            "batch_spec": {"engine": "citylake one-pass aggregation (Spark)", "batch": run_name},
+            "batch_markers": {},
+        },
+        batch_id=f"{DATASOURCE}-{name}-{run_name}",
+    )
+    suite_id = ExpectationSuiteIdentifier(name=name)
+    context.validation_results_store.store_validation_results(
+        suite_validation_result=suite_result,
+        suite_validation_result_identifier=ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=run_name),
+        expectation_suite_identifier=suite_id,
+    )
+    context.build_data_docs()
+    outcomes = tuple(_outcome(r) for r in results)
     docs = Path(ops_dir) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     success = not any(not o.success and o.severity == "critical" for o in outcomes)
     return SuiteResult(suite=name, success=success, outcomes=outcomes, data_docs=docs)

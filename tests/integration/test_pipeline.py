@@ -186,3 +186,29 @@ def test_failed_error_expectation_blocks_publish(lake, spark, appeals):
     with pytest.raises(ValidationFailed, match="failed validation"):
         publish("citizen_appeals", settings=settings, now=NOW)
     assert not delta.exists(spark, settings.table_path("open", "citizen_appeals"))
+
+
+def test_failed_warning_is_recorded_and_publish_proceeds(lake, spark, appeals):
+    """A hand-written expectation GX evaluates itself (not one-pass), severity warning, failing."""
+    from dataclasses import replace
+
+    from jobs.catalog.suite import suite_document
+
+    doc = suite_document(appeals)
+    doc["expectations"].append({"type": "expect_column_mean_to_be_between",
+                                "kwargs": {"column": "satisfaction", "min_value": 4.9, "max_value": 5},
+                                "severity": "warning", "meta": {"owner": "12345 data team"}})
+    (lake.home / "exp").mkdir(parents=True)
+    (lake.home / "exp" / "citizen_appeals.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    settings = replace(lake, expectations_dir=lake.home / "exp")
+    write_export(appeals, settings.landing, day=DAY, rows=30)
+    out = run("citizen_appeals", settings=settings, now=NOW)
+    assert out["validate"][0]["success"] is True
+    assert out["validate"][0]["failed_warnings"][0].startswith("expect_column_mean_to_be_between(satisfaction)")
+    assert out["publish"]["status"] == "published"
+    ledger = ops.read(spark, settings, "ledger", "citizen_appeals").where(F.col("step") == "validate").first()
+    assert ledger.status == "ok" and ledger.rows_warned == 1
+    vals = ops.read(spark, settings, "validations", "citizen_appeals")
+    assert vals.where(~F.col("success")).select("expectation").collect()[0][0] == "expect_column_mean_to_be_between"
+    docs = settings.ops / "gx" / "uncommitted" / "data_docs" / "local_site"
+    assert list((docs / "validations").rglob("*.html"))
