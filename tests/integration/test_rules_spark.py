@@ -94,3 +94,18 @@ def test_duplicate_keys_and_field_count(spark, appeals):
     accepted = accepted_rows(evaluated).collect()
     assert [r["_row_number"] for r in accepted] == [2]
     assert accepted[0]["satisfaction"] == 5 and accepted[0]["received_at"].hour == 9
+
+
+def test_spark_check_character_agrees_with_python_on_many_ids(spark):
+    import random
+
+    from pyspark.sql import functions as F
+
+    from jobs.rules.cn_identifiers import resident_id_check_column
+    from jobs.rules.identifiers import resident_id_check_char
+
+    rng = random.Random(11643)
+    prefixes = [f"{rng.randrange(10**16, 10**17)}" for _ in range(500)] + ["11010519491231002", "44052418800101001"]
+    df = spark.createDataFrame([(p,) for p in prefixes], "p string")
+    got = {r.p: r.c for r in df.select("p", resident_id_check_column(F.col("p")).alias("c")).collect()}
+    assert got == {p: resident_id_check_char(p) for p in prefixes}
