@@ -11,7 +11,13 @@ from pyspark.sql import functions as F
 
 from jobs.rules import divisions
 from jobs.rules.generic import fail_when
-from jobs.rules.identifiers import RESIDENT_ID_CHECK, RESIDENT_ID_WEIGHTS
+from jobs.rules.identifiers import (
+    RESIDENT_ID_CHECK,
+    RESIDENT_ID_WEIGHTS,
+    USCC_ALPHABET,
+    USCC_PATTERN,
+    USCC_WEIGHTS,
+)
 from jobs.rules.registry import RuleContext, register
 
 
@@ -75,3 +81,29 @@ def cn_division(value: Column, ctx: RuleContext, *, level: str, within: str = ""
             ~v.startswith(parent_code), F.concat(F.lit(f"does not belong to {parent} "), parent_code)
         )
     return fail_when(detail.isNotNull(), detail)
+
+
+def uscc_check_column(first17: Column) -> Column:
+    """The expected GB 32100 check character of a 17-character Column (alphabet already checked)."""
+    alphabet = F.lit(USCC_ALPHABET)
+    total = sum(
+        ((F.instr(alphabet, F.substring(first17, i + 1, 1)) - 1) * w for i, w in enumerate(USCC_WEIGHTS)),
+        F.lit(0),
+    )
+    return F.substring(alphabet, (F.pmod(F.lit(31) - F.pmod(total, F.lit(31)), F.lit(31)) + 1).cast("int"), 1)
+
+
+@register("cn_uscc")
+def cn_uscc(value: Column, ctx: RuleContext) -> Column:
+    """18 characters from the GB 32100 alphabet (no I, O, S, V, Z) with a 6-digit division code."""
+    return fail_when(~F.upper(value.cast("string")).rlike(USCC_PATTERN.pattern),
+                     "expected 18 characters: 2 of 0-9A-Y (no I O S V Z), 6 digits, 10 of 0-9A-Y")
+
+
+@register("cn_uscc_checksum")
+def cn_uscc_checksum(value: Column, ctx: RuleContext) -> Column:
+    """The check character; give it severity `warn`: some early codes were issued without a valid one."""
+    v = F.upper(value.cast("string"))
+    expected = uscc_check_column(F.substring(v, 1, 17))
+    wrong = v.rlike(USCC_PATTERN.pattern) & (F.substring(v, 18, 1) != expected)
+    return fail_when(wrong, F.concat(F.lit("check character should be "), expected))

@@ -22,10 +22,47 @@ REASON_FIELDS = ("rule", "field", "value", "severity", "message", "message_zh")
 LINEAGE = ("_batch_id", "_source_file", "_row_number", "_ingested_at")
 
 
-def normalise(raw: Column) -> Column:
-    """Trim; an empty string is a missing value."""
-    trimmed = F.trim(raw)
+#: Full-width ASCII (U+FF01..U+FF5E) and the ideographic space, and their half-width forms.
+FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
+HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+#: A `formats` entry meaning "an Excel serial day number" (1 = 1900-01-01, fraction = time of day).
+EXCEL_SERIAL = "excel_serial"
+
+
+def normalise(raw: Column, *, halfwidth: bool = False) -> Column:
+    """Trim (after full-width -> half-width when asked); an empty string is a missing value."""
+    value = F.translate(raw, FULLWIDTH, HALFWIDTH) if halfwidth else raw
+    trimmed = F.trim(value)
     return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
+
+
+def wants_halfwidth(item: DataItem) -> bool:
+    """Codes, numbers and dates are compared half-width; names and free text keep their punctuation."""
+    return item.type != "string" or bool(item.rules) or item.pii in ("phone", "resident_id")
+
+
+def excel_serial(value: Column) -> Column:
+    """An Excel serial as TIMESTAMP_NTZ, honouring Excel's fictitious 1900-02-29 (serial 60 -> null)."""
+    serial = F.when(value.rlike(r"^[0-9]{1,6}(\.[0-9]+)?$"), value.try_cast("double"))
+    days = F.floor(serial).cast("int")
+    seconds = F.round((serial - F.floor(serial)) * 86400).cast("int")
+    # serials before 61 count the day Excel invented; 1 must land on 1900-01-01
+    days = F.when(days == 60, F.lit(None)).when(days < 60, days + 1).otherwise(days)
+    base = F.lit("1899-12-30 00:00:00").cast("timestamp_ntz")
+    return base + F.make_dt_interval(days, F.lit(0), F.lit(0), seconds)
+
+
+def _datetime(value: Column, formats: tuple[str, ...], *, date_only: bool) -> Column:
+    parsed = []
+    for f in formats:
+        if f == EXCEL_SERIAL:
+            parsed.append(excel_serial(value))
+        elif date_only:
+            parsed.append(F.try_to_date(value, f))
+        else:
+            parsed.append(F.try_to_timestamp(value, F.lit(f)).cast("timestamp_ntz"))
+    result = F.coalesce(*parsed)
+    return result.cast("date") if date_only else result
 
 
 def parse(value: Column, item: DataItem) -> Column:
@@ -34,10 +71,8 @@ def parse(value: Column, item: DataItem) -> Column:
         return value
     if item.type in ("integer", "decimal"):
         return value.try_cast(spark_type(item))
-    if item.type == "date":
-        return F.coalesce(*[F.try_to_date(value, f) for f in item.formats])
-    if item.type == "timestamp":
-        return F.coalesce(*[F.try_to_timestamp(value, F.lit(f)) for f in item.formats]).cast("timestamp_ntz")
+    if item.type in ("date", "timestamp"):
+        return _datetime(value, item.formats, date_only=item.type == "date")
     lowered = F.lower(value)
     return (
         F.when(lowered.isin("1", "true", "y", "yes", "是"), F.lit(True))
@@ -96,7 +131,7 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date) -> Data
         columns, and either `_raw` (struct of the raw strings, rows with errors) or `_typed` (struct of
         typed values, rows without).
     """
-    raw = {i.name: normalise(F.col(f"`{i.name}`")) for i in resource.items}
+    raw = {i.name: normalise(F.col(f"`{i.name}`"), halfwidth=wants_halfwidth(i)) for i in resource.items}
     typed = {i.name: parse(raw[i.name], i) for i in resource.items}
     ctx = registry.RuleContext(columns=typed, as_of=as_of)
 

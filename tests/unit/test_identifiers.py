@@ -29,3 +29,33 @@ def test_check_char_rejects_non_digits():
 @pytest.mark.parametrize("raw,expected", [("+86 138-1234-5678", "13812345678"), ("008613812345678", "13812345678")])
 def test_mobile_normalisation(raw, expected):
     assert normalise_mobile(raw) == expected
+
+
+def test_uscc_published_example_and_pilot_code():
+    from jobs.rules.identifiers import is_valid_uscc, uscc_check_char
+
+    assert is_valid_uscc("91350100M000100Y43")
+    assert uscc_check_char("91350100M000100Y4") == "3"
+    # legal early pilot-region code whose check character does not verify
+    assert not is_valid_uscc("91350100M0001TGQXM")
+
+
+def test_uscc_remainder_zero_gives_check_zero():
+    from jobs.rules.identifiers import USCC_ALPHABET, USCC_WEIGHTS, uscc_check_char
+
+    # find a 17-character body whose weighted sum is a multiple of 31: the check must be "0", not "X"-like
+    body = "9135010000000000"
+    for c in USCC_ALPHABET:
+        candidate = body + c
+        total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(candidate, USCC_WEIGHTS, strict=True))
+        if total % 31 == 0:
+            assert uscc_check_char(candidate) == "0"
+            return
+    raise AssertionError("no body with remainder 0 in this family; pick another prefix")
+
+
+@pytest.mark.parametrize("bad", ["91350100M000100Y4", "9I350100M000100Y43", "91350100M000100Y4O"])
+def test_uscc_format(bad):
+    from jobs.rules.identifiers import is_valid_uscc
+
+    assert not is_valid_uscc(bad)
