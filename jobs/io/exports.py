@@ -10,7 +10,6 @@ staged Parquet is what Spark reads into bronze.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 from collections.abc import Iterator, Sequence
@@ -23,13 +22,10 @@ import pyarrow.parquet as pq
 
 from jobs.catalog.model import Resource
 from jobs.errors import ExportRejected, SchemaMismatch
+from jobs.io.decoding import decoded_lines, detect_encoding
 
-CHUNK_BYTES = 1 << 20
 ROWS_PER_GROUP = 100_000
 BOM = "\ufeff"
-
-#: Encoding names departments put on their files, and the codec that reads them safely.
-ENCODING_ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "utf8": "utf-8", "utf-8-sig": "utf-8"}
 
 
 @dataclass(frozen=True)
@@ -40,52 +36,6 @@ class StagedExport:
     header: tuple[str, ...]
     rows: int
     malformed: int
-
-
-def codec_for(label: str) -> str:
-    """The Python codec for an encoding label; GBK and GB2312 are read as GB18030 (their superset)."""
-    name = label.strip().lower()
-    return ENCODING_ALIASES.get(name, name)
-
-
-def decoded_lines(path: Path, encoding: str) -> Iterator[str]:
-    """Lines of the file (split on LF only, line endings kept), decoded strictly.
-
-    A file starting with the UTF-8 BOM is read as UTF-8 (the BOM itself is removed by `map_header`).
-
-    Raises:
-        ExportRejected: with the byte offset of the first undecodable sequence.
-    """
-    with path.open("rb") as fh:
-        if fh.read(3) == codecs.BOM_UTF8:  # a BOM is unambiguous, whatever the catalog declares
-            encoding = "utf-8"
-        fh.seek(0)
-        decoder = codecs.getincrementaldecoder(codec_for(encoding))(errors="strict")
-        pending = ""
-        offset = 0
-        while True:
-            chunk = fh.read(CHUNK_BYTES)
-            final = not chunk
-            buffered = len(decoder.getstate()[0])
-            try:
-                text = decoder.decode(chunk, final=final)
-            except UnicodeDecodeError as exc:
-                at = offset - buffered + exc.start
-                raise ExportRejected(
-                    f"bytes {exc.object[exc.start:exc.end]!r} are not valid {encoding}; "
-                    "the file is rejected whole (re-export it in the declared encoding)",
-                    file=str(path), offset=at,
-                ) from None
-            offset += len(chunk)
-            pending += text
-            if final:
-                if pending:
-                    yield pending
-                return
-            lines = pending.split("\n")
-            pending = lines.pop()
-            for line in lines:
-                yield line + "\n"
 
 
 def map_header(header: Sequence[str], resource: Resource, file: str) -> list[str]:
@@ -131,7 +81,7 @@ def stage_csv(path: Path, resource: Resource, staged: Path) -> StagedExport:
     """
     file = str(path)
     catalog_order = list(resource.item_names)
-    lines = decoded_lines(path, resource.source.encoding)
+    lines = decoded_lines(path, detect_encoding(path, resource.source.encoding))
     reader = csv.reader(lines, delimiter=resource.source.delimiter, strict=True)
     schema = _schema(catalog_order)
     writer: pq.ParquetWriter | None = None

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.catalog.model import DataItem, Resource
-from jobs.io.exports import codec_for
+from jobs.io.decoding import codec_for
 from jobs.rules import divisions
 from jobs.sample import values
 

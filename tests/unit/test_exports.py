@@ -85,3 +85,42 @@ def test_empty_file_stages_zero_rows(tmp_path, appeals, content):
 def test_header_only_file(tmp_path, appeals):
     staged = stage_csv(write(tmp_path / "g.csv", [csv_line(header(appeals))]), appeals, tmp_path / "g.parquet")
     assert staged.rows == 0 and staged.header[0] == "appeal_id"
+
+
+def test_utf8_without_bom_is_detected_whatever_the_label(tmp_path, appeals):
+    assert appeals.source.encoding == "gb18030"
+    src = write(tmp_path / "u.csv", [csv_line(header(appeals)), csv_line(row(appeals, content="锦江区噪音"))],
+                encoding="utf-8")
+    table = pq.read_table(stage_csv(src, appeals, tmp_path / "u.parquet").path)
+    assert table.column("content").to_pylist() == ["锦江区噪音"]
+
+
+def test_gzip_export_stages_like_the_plain_file(tmp_path, appeals):
+    import gzip
+
+    lines = [csv_line(header(appeals)), csv_line(row(appeals, content="䢺江镇")), csv_line(row(appeals))]
+    plain = write(tmp_path / "p.csv", lines)
+    packed = tmp_path / "p.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    a = pq.read_table(stage_csv(plain, appeals, tmp_path / "a.parquet").path).to_pylist()
+    b = pq.read_table(stage_csv(packed, appeals, tmp_path / "b.parquet").path).to_pylist()
+    assert a == b and a[0]["content"] == "䢺江镇"
+
+
+def test_truncated_gzip_is_rejected(tmp_path, appeals):
+    import gzip
+
+    data = gzip.compress(("\r\n".join([csv_line(header(appeals))] * 50)).encode("gb18030"))
+    (tmp_path / "t.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ExportRejected, match="t.csv.gz: cannot be decompressed"):
+        stage_csv(tmp_path / "t.csv.gz", appeals, tmp_path / "t.parquet")
+
+
+def test_detection_reads_the_whole_file(tmp_path):
+    from jobs.io.decoding import detect_encoding
+
+    ascii_then_gb = b"a,b\r\n" * 300_000 + "成都".encode("gb18030")
+    (tmp_path / "late.csv").write_bytes(ascii_then_gb)
+    assert detect_encoding(tmp_path / "late.csv", "gbk") == "gb18030"
+    (tmp_path / "utf.csv").write_bytes(b"a,b\r\n" * 300_000 + "成都".encode("utf-8"))
+    assert detect_encoding(tmp_path / "utf.csv", "gbk") == "utf-8"
