@@ -122,5 +122,5 @@ def test_detection_reads_the_whole_file(tmp_path):
     ascii_then_gb = b"a,b\r\n" * 300_000 + "成都".encode("gb18030")
     (tmp_path / "late.csv").write_bytes(ascii_then_gb)
     assert detect_encoding(tmp_path / "late.csv", "gbk") == "gb18030"
-    (tmp_path / "utf.csv").write_bytes(b"a,b\r\n" * 300_000 + "成都".encode("utf-8"))
+    (tmp_path / "utf.csv").write_bytes(b"a,b\r\n" * 300_000 + "成都".encode())
     assert detect_encoding(tmp_path / "utf.csv", "gbk") == "utf-8"
