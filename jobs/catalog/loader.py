@@ -198,7 +198,7 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
         ),
         open_type=ctx.choice(data, "open_type", OPEN_TYPES),
         source=SourceSpec(
-            format=_Ctx(path, name, "source.format").choice(source_raw, "format", ("csv",), default="csv"),  # type: ignore[arg-type]
+            format=_Ctx(path, name, "source.format").choice(source_raw, "format", ("csv", "jsonl"), default="csv"),  # type: ignore[arg-type]
             encoding=ctx.opt(source_raw, "encoding", "gb18030"),
             delimiter=ctx.opt(source_raw, "delimiter", ","),
             file_pattern=ctx.opt(source_raw, "file_pattern", f"{name}_*.csv"),

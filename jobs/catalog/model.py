@@ -85,7 +85,7 @@ class ShareAttribute:
 class SourceSpec:
     """How the department delivers the export."""
 
-    format: Literal["csv"] = "csv"
+    format: Literal["csv", "jsonl"] = "csv"
     encoding: str = "gb18030"
     delimiter: str = ","
     file_pattern: str = "*.csv"

@@ -63,11 +63,51 @@ def map_header(header: Sequence[str], resource: Resource, file: str) -> list[str
     return [by_label[h] for h in cleaned]
 
 
-def _schema(names: Sequence[str]) -> pa.Schema:
-    fields = [pa.field("_row_number", pa.int64(), nullable=False)]
-    fields += [pa.field(n, pa.string()) for n in names]
-    fields += [pa.field("_parse_error", pa.string()), pa.field("_rescued", pa.string())]
-    return pa.schema(fields)
+class StagingWriter:
+    """Accumulates staged records column-wise and writes Parquet row groups (bounded memory)."""
+
+    def __init__(self, staged: Path, names: Sequence[str]):
+        fields = [pa.field("_row_number", pa.int64(), nullable=False)]
+        fields += [pa.field(n, pa.string()) for n in names]
+        fields += [pa.field("_parse_error", pa.string()), pa.field("_rescued", pa.string())]
+        self.schema = pa.schema(fields)
+        self.path = staged
+        self.names = list(names)
+        self.rows = self.malformed = 0
+        self._columns: list[list[Any]] = [[] for _ in self.schema]
+        self._writer: pq.ParquetWriter | None = None
+        staged.parent.mkdir(parents=True, exist_ok=True)
+
+    def add(self, line: int, values: Sequence[str | None], error: str | None = None,
+            rescued: str | None = None) -> None:
+        """One record: its first physical line, its values in `names` order, what was wrong with it."""
+        self.rows += 1
+        self.malformed += error is not None
+        self._columns[0].append(line)
+        for k, value in enumerate(values, start=1):
+            self._columns[k].append(value)
+        self._columns[-2].append(error)
+        self._columns[-1].append(rescued)
+        if len(self._columns[0]) >= ROWS_PER_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, self.schema)
+        self._writer.write_table(pa.table(self._columns, schema=self.schema))
+        self._columns = [[] for _ in self.schema]
+
+    def close(self, header: Sequence[str] = ()) -> StagedExport:
+        """Write what is left (an empty file still gets its schema) and describe the result."""
+        self._flush()
+        self.abort()
+        return StagedExport(self.path, tuple(header), self.rows, self.malformed)
+
+    def abort(self) -> None:
+        """Close the Parquet writer (also after a failure, so no file handle leaks)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def stage_csv(path: Path, resource: Resource, staged: Path) -> StagedExport:
@@ -83,22 +123,10 @@ def stage_csv(path: Path, resource: Resource, staged: Path) -> StagedExport:
     catalog_order = list(resource.item_names)
     lines = decoded_lines(path, detect_encoding(path, resource.source.encoding))
     reader = csv.reader(lines, delimiter=resource.source.delimiter, strict=True)
-    schema = _schema(catalog_order)
-    writer: pq.ParquetWriter | None = None
+    out = StagingWriter(staged, catalog_order)
     header: list[str] | None = None
-    rows = malformed = 0
     last_line = 0
-    columns: list[list] = []
-
-    def flush() -> None:
-        nonlocal writer, columns
-        if writer is None:
-            writer = pq.ParquetWriter(staged, schema)
-        writer.write_table(pa.table(columns, schema=schema))
-        columns = [[] for _ in schema]
-
     try:
-        staged.parent.mkdir(parents=True, exist_ok=True)
         for record in _records(reader, file):
             start = last_line + 1
             last_line = reader.line_num
@@ -108,31 +136,18 @@ def stage_csv(path: Path, resource: Resource, staged: Path) -> StagedExport:
                 header = map_header(record, resource, file)
                 position = [header.index(n) for n in catalog_order]
                 width = len(header)
-                columns = [[] for _ in schema]
                 continue
-            rows += 1
             error = rescued = None
             if len(record) != width:
-                malformed += 1
                 error = f"line {start} has {len(record)} fields, header has {width}"
                 if len(record) > width:
                     rescued = json.dumps(record[width:], ensure_ascii=False)
                 record = record + [None] * (width - len(record))  # type: ignore[list-item]
-            columns[0].append(start)
-            for k, pos in enumerate(position, start=1):
-                columns[k].append(record[pos])
-            columns[-2].append(error)
-            columns[-1].append(rescued)
-            if len(columns[0]) >= ROWS_PER_GROUP:
-                flush()
-        if header is None:
-            header = []
-            columns = [[] for _ in schema]
-        flush()
-    finally:
-        if writer is not None:
-            writer.close()
-    return StagedExport(path=staged, header=tuple(header), rows=rows, malformed=malformed)
+            out.add(start, [record[pos] for pos in position], error, rescued)
+    except BaseException:
+        out.abort()
+        raise
+    return out.close(header or [])
 
 
 def _records(reader: Any, file: str) -> Iterator[list[str]]:

@@ -17,6 +17,7 @@ from jobs.catalog.derive import bronze_schema
 from jobs.errors import ExportRejected, LedgerImbalance
 from jobs.io import delta, ops
 from jobs.io.exports import stage_csv
+from jobs.io.jsonlines import stage_jsonl
 from jobs.io.landing import LandedFile, LocalLanding
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
@@ -30,6 +31,10 @@ class FileOutcome:
     rows_read: int
     malformed: int
     detail: str
+
+
+#: How each source format is read into a staged Parquet file.
+STAGERS = {"csv": stage_csv, "jsonl": stage_jsonl}
 
 
 def batch_id_for(sha256: str) -> str:
@@ -77,7 +82,7 @@ def _ingest_file(rt: Runtime, res, landing: LocalLanding, file: LandedFile) -> F
 
     staged_path = settings.lake / "_staging" / res.name / f"{batch}.parquet"
     try:
-        staged = stage_csv(file.path, res, staged_path)
+        staged = STAGERS[res.source.format](file.path, res, staged_path)
     except ExportRejected as exc:
         moved = landing.reject(file, str(exc))
         _manifest(rt, res.name, file, sha, "rejected", batch, 0, 0, str(exc), moved)
