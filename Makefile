@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ROWS   ?= 1000000
+GB     ?= 2
 
-.PHONY: demo test test-fast bench lint expectations clean-lake
+.PHONY: demo test test-fast bench bench-bigfile lint expectations clean-lake
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.pipeline --rows $(ROWS)
+
+bench-bigfile: $(STAMP)
+	$(BIN)/python -m benchmarks.bigfile --gb $(GB)
 
 lint: $(STAMP)
 	$(BIN)/ruff check jobs dags tests benchmarks

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from jobs.catalog import load_catalog
+from jobs.io.landing import LocalLanding
 from jobs.io.spark import get_spark
 from jobs.sample.generator import write_export
 from jobs.settings import load_settings
@@ -96,9 +97,7 @@ def main() -> None:
     bare_s, bare_rows = timed(bare_spark, spark, export.path, work / "bare-delta")
     print(f"(a) bare Spark read.csv -> write delta: {bare_s:7.1f} s  ({bare_rows:,} rows)", flush=True)
 
-    landing = settings.landing / res.provider / res.name
-    landing.mkdir(parents=True)
-    shutil.copy(export.path, landing / export.path.name)
+    LocalLanding(settings.landing).deliver(export.path, res)
     now = datetime.now().replace(microsecond=0)
     steps = {}
     for name, fn in (("ingest", ingest), ("conform", conform), ("validate", validate), ("publish", publish)):

@@ -1,9 +1,10 @@
 """One DAG per source system of the big-data center, built from the catalog.
 
-Each resource of a department becomes a task group ingest -> conform -> validate -> publish; every
-task is one call of a step function in `jobs.steps`, imported inside the task so that parsing this
-file imports neither Spark nor pandas. Validation emits the resource's silver Asset, so open-data
-jobs can be scheduled on it.
+Each resource of a department becomes a task group wait -> ingest -> conform -> validate -> publish;
+every task is one call of a step function in `jobs.steps`, imported inside the task so that parsing
+this file imports neither Spark nor pandas. The wait is a sensor in reschedule mode: it holds no worker
+slot between pokes, and skips the resource's run when no complete export arrives in time. Validation
+emits the resource's silver Asset, so open-data jobs can be scheduled on it.
 """
 
 from __future__ import annotations
@@ -13,20 +14,12 @@ import logging
 from airflow.sdk import DAG, Asset, TaskGroup, get_parsing_context, task
 
 from jobs.catalog import Resource, load_catalog
+from jobs.catalog.schedule import SCHEDULES, shortest_cycle
+from jobs.orchestration.sensors import export_sensor
 from jobs.settings import load_settings
 
 log = logging.getLogger(__name__)
 
-SCHEDULES = {
-    "realtime": "*/15 * * * *",
-    "hourly": "@hourly",
-    "daily": "@daily",
-    "weekly": "@weekly",
-    "monthly": "@monthly",
-    "quarterly": "0 0 1 */3 *",
-    "yearly": "@yearly",
-}
-CYCLE_ORDER = tuple(SCHEDULES)
 DEFAULT_ARGS = {"owner": "citylake", "retries": 2}
 
 
@@ -67,7 +60,7 @@ def publish(resource: str) -> dict:
 
 
 def build_department_dag(department, resources: tuple[Resource, ...]) -> DAG:  # noqa: ANN001
-    cycle = min((r.update_cycle for r in resources), key=CYCLE_ORDER.index)
+    cycle = shortest_cycle([r.update_cycle for r in resources])
     with DAG(
         dag_id=dag_id_for(department.key),
         description=f"{department.name} — {department.system}",
@@ -84,7 +77,8 @@ def build_department_dag(department, resources: tuple[Resource, ...]) -> DAG:  #
         for res in resources:
             with TaskGroup(group_id=res.name, tooltip=res.title):
                 (
-                    ingest.override(task_id="ingest")(res.name)
+                    export_sensor(res)
+                    >> ingest.override(task_id="ingest")(res.name)
                     >> conform.override(task_id="conform")(res.name)
                     >> validate.override(task_id="validate", outlets=[silver_asset(res)])(res.name)
                     >> publish.override(task_id="publish")(res.name)

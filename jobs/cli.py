@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from jobs.errors import CitylakeError
 from jobs.settings import load_settings
@@ -60,12 +61,22 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         return 0
     if args.command == "sample":
+        import tempfile
+
         from jobs.catalog import load_catalog
+        from jobs.io.landing import LocalLanding, landing_for
         from jobs.sample.generator import write_export
 
         res = load_catalog(settings.catalog_dirs).resource(args.resource)
-        export = write_export(res, settings.landing, day=args.day, rows=args.rows, seed=args.seed)
-        print(f"{export.path}: {export.rows} rows, {len(export.defects)} defective")
+        landing = landing_for(settings)
+        if isinstance(landing, LocalLanding):
+            export = write_export(res, landing.root, day=args.day, rows=args.rows, seed=args.seed)
+            where = str(export.path)
+        else:  # written locally, then delivered like a department would: the file, then its marker
+            with tempfile.TemporaryDirectory() as tmp:
+                export = write_export(res, Path(tmp), day=args.day, rows=args.rows, seed=args.seed, mark_ready=False)
+                where = f"{landing.uri}/{landing.deliver(export.path, res)}"
+        print(f"{where}: {export.rows} rows, {len(export.defects)} defective")
         for d in export.defects:
             print(f"  line {d.line}: {d.kind} in {d.field} ({d.value!r})")
         return 0

@@ -46,15 +46,29 @@ class ExportRejected(CitylakeError):
         if offset is not None:
             where += f", byte offset {offset}"
         super().__init__(f"{where}: {message}")
-        self.file, self.line, self.offset = file, line, offset
+        self.reason, self.file, self.line, self.offset = message, file, line, offset
+
+    def at(self, file: str) -> ExportRejected:
+        """The same rejection naming `file` (the landing key, not the local copy that was read)."""
+        moved = type(self)(self.reason, file=file, line=self.line, offset=self.offset)
+        moved.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("file", "args")})
+        return moved
 
 
 class SchemaMismatch(ExportRejected):
-    """Raised when an export's header does not match the catalog's data items."""
+    """Raised when an export's header does not match the catalog's data items (see `drift`)."""
+
+    #: The drift report of the refused header, for the providing department.
+    drift: object = None
 
 
 class LedgerImbalance(CitylakeError):
     """Raised when rows read != rows accepted + rows quarantined for a batch: something was lost."""
+
+
+class DirtyBatch(CitylakeError):
+    """Raised when a batch has more quarantined rows than the resource's error limit allows; its bad
+    rows are quarantined (so the department can see them) but nothing of it reaches silver."""
 
 
 class ValidationFailed(CitylakeError):

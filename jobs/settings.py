@@ -11,6 +11,10 @@ the CLI, from an Airflow task or from a test that builds its own settings for a 
 | CITYLAKE_PROFILE | `embedded` (local everything) or `production` | `embedded` |
 | CITYLAKE_JARS | cache folder for the Delta Lake jars | `<checkout>/.jars` |
 | CITYLAKE_SHUFFLE_PARTITIONS | `spark.sql.shuffle.partitions` | 4 |
+| CITYLAKE_LANDING | landing zone root: a folder or `s3://bucket/prefix` | `$CITYLAKE_HOME/landing` |
+| CITYLAKE_S3_ENDPOINT | S3 endpoint URL (an S3-compatible server) | AWS's default |
+| CITYLAKE_S3_REGION | S3 region | `us-east-1` |
+| CITYLAKE_S3_ACCESS_KEY, CITYLAKE_S3_SECRET_KEY | S3 credentials | boto3's own chain |
 """
 
 from __future__ import annotations
@@ -42,11 +46,21 @@ class Settings:
     shuffle_partitions: int = 4
     expectations_dir: Path = EXPECTATIONS_DIR
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
+    landing_location: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = field(default=None, repr=False)
+    s3_secret_key: str | None = field(default=None, repr=False)
 
     @property
     def landing(self) -> Path:
         """Export files exactly as departments delivered them."""
         return self.home / "landing"
+
+    @property
+    def landing_uri(self) -> str:
+        """Where ingest looks for exports: the local landing folder unless a URI was configured."""
+        return self.landing_location or str(self.landing)
 
     @property
     def lake(self) -> Path:
@@ -95,6 +109,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         profile=profile,  # type: ignore[arg-type]
         jars_dir=Path(env.get("CITYLAKE_JARS", str(REPO_ROOT / ".jars"))).expanduser().resolve(),
         shuffle_partitions=int(env.get("CITYLAKE_SHUFFLE_PARTITIONS", "4")),
+        landing_location=env.get("CITYLAKE_LANDING") or None,
+        s3_endpoint=env.get("CITYLAKE_S3_ENDPOINT") or None,
+        s3_region=env.get("CITYLAKE_S3_REGION", "us-east-1"),
+        s3_access_key=env.get("CITYLAKE_S3_ACCESS_KEY") or None,
+        s3_secret_key=env.get("CITYLAKE_S3_SECRET_KEY") or None,
     )
 
 
@@ -112,5 +131,9 @@ def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = 
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{settings.airflow_home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
+        "CITYLAKE_S3_REGION": settings.s3_region,
     })
+    optional = {"CITYLAKE_LANDING": settings.landing_location, "CITYLAKE_S3_ENDPOINT": settings.s3_endpoint,
+                "CITYLAKE_S3_ACCESS_KEY": settings.s3_access_key, "CITYLAKE_S3_SECRET_KEY": settings.s3_secret_key}
+    env.update({k: v for k, v in optional.items() if v})
     return env

@@ -15,6 +15,8 @@ import pytest
 
 from jobs.settings import BUILTIN_CATALOG, DAGS_DIR, Settings
 
+pytest_plugins = ["tests.support.s3_fixture"]
+
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="citylake-test-airflow-"))
 os.environ.update({
     "AIRFLOW_HOME": str(_AIRFLOW_HOME),

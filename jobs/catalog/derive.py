@@ -16,7 +16,7 @@ BRONZE_LINEAGE = T.StructType(
         T.StructField("_source_sha256", T.StringType(), False),
         T.StructField("_row_number", T.LongType(), False),
         T.StructField("_parse_error", T.StringType(), True),
-        T.StructField("_rescued", T.StringType(), True),
+        T.StructField("_rescued", T.MapType(T.StringType(), T.StringType()), True),
         T.StructField("_batch_id", T.StringType(), False),
         T.StructField("_ingested_at", T.TimestampType(), False),
         T.StructField("_ingest_date", T.DateType(), False),

@@ -14,16 +14,20 @@ from typing import Any
 import yaml
 
 from jobs.catalog.model import (
+    DRIFT_POLICIES,
     ITEM_TYPES,
     OPEN_TYPES,
     PII_CLASSES,
     PUBLISH_MODES,
+    READY_RULES,
     SEVERITIES,
     SHARE_TYPES,
+    SOURCE_FORMATS,
     UPDATE_CYCLES,
     Catalog,
     DataItem,
     Department,
+    ErrorLimit,
     Resource,
     RuleRef,
     ShareAttribute,
@@ -197,18 +201,63 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
             method=ctx.opt(share_raw, "method", ""),
         ),
         open_type=ctx.choice(data, "open_type", OPEN_TYPES),
-        source=SourceSpec(
-            format=_Ctx(path, name, "source.format").choice(source_raw, "format", ("csv", "jsonl"), default="csv"),  # type: ignore[arg-type]
-            encoding=ctx.opt(source_raw, "encoding", "gb18030"),
-            delimiter=ctx.opt(source_raw, "delimiter", ","),
-            file_pattern=ctx.opt(source_raw, "file_pattern", f"{name}_*.csv"),
-            header=_Ctx(path, name, "source.header").choice(source_raw, "header", ("title", "name"), default="title"),  # type: ignore[arg-type]
-        ),
+        source=_source(source_raw, path, name),
         items=items,
         primary_key=pk,
         checks=checks,
+        error_limit=_error_limit(data.get("error_limit"), _Ctx(path, name, "error_limit")),
         file=str(path),
     )
+
+
+def _source(raw: Mapping[str, Any], path: Path, name: str) -> SourceSpec:
+    def ctx(key: str) -> _Ctx:
+        return _Ctx(path, name, f"source.{key}")
+
+    fmt = ctx("format").choice(raw, "format", SOURCE_FORMATS, default="csv")
+    header_row = ctx("header_row").opt(raw, "header_row", 1, int)
+    header_rows = ctx("header_rows").opt(raw, "header_rows", 1, int)
+    quiet = ctx("quiet_seconds").opt(raw, "quiet_seconds", 300, int)
+    for key, value in (("header_row", header_row), ("header_rows", header_rows)):
+        if value < 1:
+            raise ctx(key).error(f"'{key}' must be 1 or more, got {value}")
+    if quiet < 0:
+        raise ctx("quiet_seconds").error(f"'quiet_seconds' must not be negative, got {quiet}")
+    prefixes = raw.get("footer_prefixes", SourceSpec.footer_prefixes)
+    if not isinstance(prefixes, list | tuple) or not all(isinstance(p, str) for p in prefixes):
+        raise ctx("footer_prefixes").error("'footer_prefixes' must be a list of strings")
+    marker = ctx("marker_suffix").opt(raw, "marker_suffix", ".ok")
+    if not marker.startswith("."):
+        raise ctx("marker_suffix").error(f"'marker_suffix' must start with a dot, got {marker!r}")
+    return SourceSpec(
+        format=fmt,  # type: ignore[arg-type]
+        encoding=ctx("encoding").opt(raw, "encoding", "gb18030"),
+        delimiter=ctx("delimiter").opt(raw, "delimiter", ","),
+        file_pattern=ctx("file_pattern").opt(raw, "file_pattern", f"{name}_*.{fmt}"),
+        header=ctx("header").choice(raw, "header", ("title", "name"), default="title"),  # type: ignore[arg-type]
+        drift=ctx("drift").choice(raw, "drift", DRIFT_POLICIES, default="freeze"),  # type: ignore[arg-type]
+        ready=ctx("ready").choice(raw, "ready", READY_RULES, default="marker"),  # type: ignore[arg-type]
+        marker_suffix=marker,
+        quiet_seconds=quiet,
+        sheet=ctx("sheet").opt(raw, "sheet", None),
+        header_row=header_row,
+        header_rows=header_rows,
+        footer_prefixes=tuple(prefixes),
+    )
+
+
+def _error_limit(raw: Any, ctx: _Ctx) -> ErrorLimit:
+    if raw is None:
+        return ErrorLimit()
+    if not isinstance(raw, dict) or not raw or set(raw) - {"records", "ratio"}:
+        raise ctx.error("'error_limit' must be a mapping with 'records' and/or 'ratio'")
+    records = ctx.opt(raw, "records", None, int)
+    ratio = raw.get("ratio")
+    if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1):
+        raise ctx.error(f"'ratio' must be a number between 0 and 1, got {ratio!r}", field="error_limit.ratio")
+    if records is not None and records < 0:
+        raise ctx.error(f"'records' must not be negative, got {records}", field="error_limit.records")
+    return ErrorLimit(records=records, ratio=None if ratio is None else float(ratio))
 
 
 def _departments(path: Path) -> dict[str, Department]:

@@ -81,15 +81,56 @@ class ShareAttribute:
     method: str = ""
 
 
+SourceFormat = Literal["csv", "jsonl", "xlsx"]
+SOURCE_FORMATS: tuple[str, ...] = ("csv", "jsonl", "xlsx")
+
+#: What ingest does when a file's columns differ from the catalog's data items.
+DriftPolicy = Literal["freeze", "rescue", "evolve"]
+DRIFT_POLICIES: tuple[str, ...] = ("freeze", "rescue", "evolve")
+
+#: How a department says an export is complete: a marker file next to it, or the file has been
+#: left unchanged for `quiet_seconds` (for systems that cannot write markers).
+ReadyRule = Literal["marker", "quiet"]
+READY_RULES: tuple[str, ...] = ("marker", "quiet")
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """How the department delivers the export."""
 
-    format: Literal["csv", "jsonl"] = "csv"
+    format: SourceFormat = "csv"
     encoding: str = "gb18030"
     delimiter: str = ","
     file_pattern: str = "*.csv"
     header: Literal["title", "name"] = "title"
+    drift: DriftPolicy = "freeze"
+    ready: ReadyRule = "marker"
+    marker_suffix: str = ".ok"
+    quiet_seconds: int = 300
+    #: Excel only: the sheet (default the first), the 1-based row where the header starts (rows above
+    #: are title rows), how many rows the header spans (merged group cells above the column titles),
+    #: and first-cell prefixes that mark notes below the table.
+    sheet: str | None = None
+    header_row: int = 1
+    header_rows: int = 1
+    footer_prefixes: tuple[str, ...] = ("注", "备注", "说明", "制表", "数据来源")
+
+
+@dataclass(frozen=True)
+class ErrorLimit:
+    """Dirty-record limit of a batch (like DataX's errorLimit): above it the batch fails after
+    quarantining and nothing of it reaches silver. `None` means no limit of that kind."""
+
+    records: int | None = None
+    ratio: float | None = None
+
+    def exceeded(self, quarantined: int, read: int) -> str | None:
+        """Why `quarantined` of `read` rows is too many, or None when within the limit."""
+        if self.records is not None and quarantined > self.records:
+            return f"{quarantined} quarantined rows exceed the limit of {self.records}"
+        if self.ratio is not None and read and quarantined / read > self.ratio:
+            return f"{quarantined / read:.2%} of rows quarantined exceeds the limit of {self.ratio:.2%}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -121,6 +162,7 @@ class Resource:
     items: tuple[DataItem, ...]
     primary_key: tuple[str, ...]
     checks: tuple[RuleRef, ...] = ()
+    error_limit: ErrorLimit = field(default_factory=ErrorLimit)
     file: str = ""
 
     def item(self, name: str) -> DataItem:

@@ -48,20 +48,47 @@ def ensure_table(spark: SparkSession, path: Path, schema: StructType, *,
 
 
 def append_once(df: DataFrame, path: Path, *, txn_app_id: str, txn_version: int = 1,
-                partition_by: Sequence[str] = ()) -> None:
-    """Append `df` unless a write with the same transaction id already committed."""
+                partition_by: Sequence[str] = (), merge_schema: bool = False) -> None:
+    """Append `df` unless a write with the same transaction id already committed.
+
+    `merge_schema` lets the append add columns the table lacks (schema evolution).
+    """
     writer = (
         df.write.format("delta").mode("append")
         .option("txnAppId", txn_app_id).option("txnVersion", str(txn_version))
     )
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(str(path))
 
 
-def overwrite(df: DataFrame, path: Path) -> None:
-    """Replace the table's content (and schema) in one commit; readers see old or new, never half."""
-    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(str(path))
+def overwrite(df: DataFrame, path: Path, *, user_metadata: str | None = None) -> None:
+    """Replace the table's content (and schema) in one commit; readers see old or new, never half.
+
+    `user_metadata` is stored in the commit (Delta's `userMetadata`), e.g. what the content derives from.
+    """
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", user_metadata)
+    writer.save(str(path))
+
+
+def version(spark: SparkSession, path: Path) -> int:
+    """The table's current version."""
+    from delta.tables import DeltaTable
+
+    return int(single_row(DeltaTable.forPath(spark, str(path)).history(1).select("version"))[0])
+
+
+def last_user_metadata(spark: SparkSession, path: Path) -> str | None:
+    """`userMetadata` of the table's latest commit, or None (also when there is no table)."""
+    from delta.tables import DeltaTable
+
+    if not exists(spark, path):
+        return None
+    return single_row(DeltaTable.forPath(spark, str(path)).history(1).select("userMetadata"))[0]
 
 
 def upsert(spark: SparkSession, source: DataFrame, path: Path, *, keys: Sequence[str],
@@ -77,6 +104,7 @@ def upsert(spark: SparkSession, source: DataFrame, path: Path, *, keys: Sequence
     from delta.tables import DeltaTable
 
     target = DeltaTable.forPath(spark, str(path))
+    before = version(spark, path)
     cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     update_cond = f"s.`{newer_than}` >= t.`{newer_than}`" if newer_than else None
     (
@@ -85,7 +113,10 @@ def upsert(spark: SparkSession, source: DataFrame, path: Path, *, keys: Sequence
         .whenNotMatchedInsertAll()
         .execute()
     )
-    metrics = single_row(target.history(1).select("operationMetrics"))[0] or {}
+    last = single_row(target.history(1).select("version", "operationMetrics"))
+    if int(last[0]) == before:  # an empty source commits nothing; the latest commit is an older one
+        return {"inserted": 0, "updated": 0, "source": 0}
+    metrics = last[1] or {}
     return {
         "inserted": int(metrics.get("numTargetRowsInserted", 0)),
         "updated": int(metrics.get("numTargetRowsUpdated", 0)),

@@ -11,8 +11,7 @@ staged Parquet is what Spark reads into bronze.
 from __future__ import annotations
 
 import csv
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from jobs.catalog.drift import ColumnPlan, DriftReport, TypeSampler, plan_columns
 from jobs.catalog.model import Resource
-from jobs.errors import ExportRejected, SchemaMismatch
+from jobs.errors import ExportRejected
 from jobs.io.decoding import decoded_lines, detect_encoding
 
 ROWS_PER_GROUP = 100_000
@@ -36,58 +36,39 @@ class StagedExport:
     header: tuple[str, ...]
     rows: int
     malformed: int
-
-
-def map_header(header: Sequence[str], resource: Resource, file: str) -> list[str]:
-    """Item names in file order; the file must carry every catalog item, and nothing else.
-
-    Raises:
-        SchemaMismatch: lists the missing and the unknown columns.
-    """
-    by_label = {(i.title if resource.source.header == "title" else i.name): i.name for i in resource.items}
-    cleaned = [h.strip() for h in header]
-    if cleaned and cleaned[0].startswith(BOM):
-        cleaned[0] = cleaned[0][1:]
-    unknown = [h for h in cleaned if h not in by_label]
-    missing = [label for label in by_label if label not in cleaned]
-    dupes = sorted({h for h in cleaned if cleaned.count(h) > 1})
-    if unknown or missing or dupes:
-        parts = []
-        if missing:
-            parts.append("missing columns: " + ", ".join(missing))
-        if unknown:
-            parts.append("unknown columns: " + ", ".join(unknown))
-        if dupes:
-            parts.append("repeated columns: " + ", ".join(dupes))
-        raise SchemaMismatch("header does not match the catalog (" + "; ".join(parts) + ")", file=file, line=1)
-    return [by_label[h] for h in cleaned]
+    drift: DriftReport | None = None
 
 
 class StagingWriter:
     """Accumulates staged records column-wise and writes Parquet row groups (bounded memory)."""
 
-    def __init__(self, staged: Path, names: Sequence[str]):
+    def __init__(self, staged: Path, resource: Resource):
+        names = resource.item_names
         fields = [pa.field("_row_number", pa.int64(), nullable=False)]
         fields += [pa.field(n, pa.string()) for n in names]
-        fields += [pa.field("_parse_error", pa.string()), pa.field("_rescued", pa.string())]
+        fields += [pa.field("_parse_error", pa.string()), pa.field("_rescued", pa.map_(pa.string(), pa.string()))]
         self.schema = pa.schema(fields)
         self.path = staged
         self.names = list(names)
+        self.sampler = TypeSampler(resource)
         self.rows = self.malformed = 0
         self._columns: list[list[Any]] = [[] for _ in self.schema]
         self._writer: pq.ParquetWriter | None = None
         staged.parent.mkdir(parents=True, exist_ok=True)
 
     def add(self, line: int, values: Sequence[str | None], error: str | None = None,
-            rescued: str | None = None) -> None:
-        """One record: its first physical line, its values in `names` order, what was wrong with it."""
+            rescued: Mapping[str, str | None] | None = None) -> None:
+        """One record: its first physical line, its values in catalog order, what was wrong with it and
+        the values of columns the catalog does not know (bronze's `_rescued` map)."""
         self.rows += 1
         self.malformed += error is not None
+        if error is None:
+            self.sampler.observe(values)
         self._columns[0].append(line)
         for k, value in enumerate(values, start=1):
             self._columns[k].append(value)
         self._columns[-2].append(error)
-        self._columns[-1].append(rescued)
+        self._columns[-1].append(list(rescued.items()) if rescued else None)
         if len(self._columns[0]) >= ROWS_PER_GROUP:
             self._flush()
 
@@ -97,11 +78,13 @@ class StagingWriter:
         self._writer.write_table(pa.table(self._columns, schema=self.schema))
         self._columns = [[] for _ in self.schema]
 
-    def close(self, header: Sequence[str] = ()) -> StagedExport:
+    def close(self, header: Sequence[str] = (), drift: DriftReport | None = None) -> StagedExport:
         """Write what is left (an empty file still gets its schema) and describe the result."""
         self._flush()
         self.abort()
-        return StagedExport(self.path, tuple(header), self.rows, self.malformed)
+        if drift is not None:
+            drift = drift.with_retyped(self.sampler.retyped())
+        return StagedExport(self.path, tuple(header), self.rows, self.malformed, drift)
 
     def abort(self) -> None:
         """Close the Parquet writer (also after a failure, so no file handle leaks)."""
@@ -114,17 +97,18 @@ def stage_csv(path: Path, resource: Resource, staged: Path) -> StagedExport:
     """Parse `path` strictly and write its records to `staged` (Parquet), columns in catalog order.
 
     An empty or header-only file stages zero rows. A record with the wrong number of fields is kept
-    with `_parse_error` set (it will be quarantined) and its extra values in `_rescued` (JSON).
+    with `_parse_error` set (it will be quarantined) and its surplus values in `_rescued`. Columns the
+    catalog does not know are handled by the resource's drift policy (`jobs.catalog.drift`).
 
     Raises:
-        ExportRejected: undecodable bytes, broken quoting or a header that does not match.
+        ExportRejected: undecodable bytes, broken quoting, or a header the drift policy refuses.
     """
     file = str(path)
-    catalog_order = list(resource.item_names)
     lines = decoded_lines(path, detect_encoding(path, resource.source.encoding))
     reader = csv.reader(lines, delimiter=resource.source.delimiter, strict=True)
-    out = StagingWriter(staged, catalog_order)
-    header: list[str] | None = None
+    out = StagingWriter(staged, resource)
+    plan: ColumnPlan | None = None
+    header: list[str] = []
     last_line = 0
     try:
         for record in _records(reader, file):
@@ -132,22 +116,20 @@ def stage_csv(path: Path, resource: Resource, staged: Path) -> StagedExport:
             last_line = reader.line_num
             if not record:  # blank line
                 continue
-            if header is None:
-                header = map_header(record, resource, file)
-                position = [header.index(n) for n in catalog_order]
-                width = len(header)
+            if plan is None:
+                header = record
+                plan = plan_columns(record, resource, file, line=start)
                 continue
-            error = rescued = None
-            if len(record) != width:
-                error = f"line {start} has {len(record)} fields, header has {width}"
-                if len(record) > width:
-                    rescued = json.dumps(record[width:], ensure_ascii=False)
-                record = record + [None] * (width - len(record))  # type: ignore[list-item]
-            out.add(start, [record[pos] for pos in position], error, rescued)
+            values, extras = plan.split(record)
+            error = None
+            if len(record) != plan.width:
+                error = f"line {start} has {len(record)} fields, header has {plan.width}"
+                extras.update({f"_field_{k + 1}": v for k, v in enumerate(record) if k >= plan.width})
+            out.add(start, values, error, extras)
     except BaseException:
         out.abort()
         raise
-    return out.close(header or [])
+    return out.close(header, plan.report if plan else None)
 
 
 def _records(reader: Any, file: str) -> Iterator[list[str]]:

@@ -38,6 +38,10 @@ class ManifestEntry:
     detail: str
     moved_to: str
     recorded_at: datetime
+    #: Location key: the object's ETag (S3) or size and mtime (local) when it was read.
+    etag: str = ""
+    #: 1 for the first content seen under this name, 2 for the next different content, ...
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,23 @@ class LedgerEntry:
     rows_published: int
     status: str  # ok | failed | skipped
     detail: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class DriftEntry:
+    """How one file's columns differed from the catalog (JSON lists), for the providing department."""
+
+    resource: str
+    department: str
+    batch_id: str
+    file: str
+    policy: str
+    action: str  # rejected | rescued | evolved
+    added: str
+    missing: str
+    renamed: str
+    retyped: str
     recorded_at: datetime
 
 
@@ -81,7 +102,7 @@ def schema_of(cls: type) -> T.StructType:
                          for n, t in hints.items()])
 
 
-TABLES = {"manifest": ManifestEntry, "ledger": LedgerEntry, "validations": ValidationEntry}
+TABLES = {"manifest": ManifestEntry, "ledger": LedgerEntry, "validations": ValidationEntry, "drift": DriftEntry}
 
 
 def _path(settings: Settings, table: str):  # noqa: ANN202
@@ -92,7 +113,9 @@ def record(spark: SparkSession, settings: Settings, table: str, entries: list, *
     """Append entries to an ops table exactly once per `txn_app_id`."""
     schema = schema_of(TABLES[table])
     rows = [tuple(asdict(e).values()) for e in entries]
-    delta.append_once(spark.createDataFrame(rows, schema), _path(settings, table), txn_app_id=txn_app_id)
+    # mergeSchema: an ops table written by an older citylake gains the new columns instead of failing.
+    delta.append_once(spark.createDataFrame(rows, schema), _path(settings, table), txn_app_id=txn_app_id,
+                      merge_schema=True)
 
 
 def read(spark: SparkSession, settings: Settings, table: str, resource: str | None = None) -> DataFrame:
@@ -114,6 +137,13 @@ def ingested_batches(spark: SparkSession, settings: Settings, resource: str) -> 
         .orderBy("recorded_at", "batch_id").select("batch_id", "file", "rows_read", "recorded_at").collect()
     )
     return [IngestedBatch(r.batch_id, r.file, r.rows_read, r.recorded_at.date()) for r in rows]
+
+
+def batches_ok(spark: SparkSession, settings: Settings, resource: str, step: str) -> set[str]:
+    """Batch ids that `step` finished successfully (a failed batch goes no further)."""
+    rows = (read(spark, settings, "ledger", resource).where((F.col("step") == step) & (F.col("status") == "ok"))
+            .select("batch_id").distinct().collect())
+    return {r.batch_id for r in rows}
 
 
 def batches_done(spark: SparkSession, settings: Settings, resource: str, step: str) -> set[str]:

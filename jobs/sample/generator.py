@@ -188,7 +188,7 @@ def generate(resource: Resource, *, day: date, rows: int, seed: int = 12345, def
     maker = _RowMaker(resource, day, rng)
     data = [maker.row(n) for n in range(1, rows + 1)]
     classes = list(_applicable(resource).items())
-    n_defects = min(max(len(classes), round(rows * defect_rate)), max(rows - 1, 0)) if classes else 0
+    n_defects = min(max(len(classes), round(rows * defect_rate)), max(rows - 1, 0)) if classes and defect_rate else 0
     picked = sorted(rng.sample(range(1, rows), n_defects)) if n_defects else []
     defects = []
     for k, index in enumerate(picked):
@@ -199,8 +199,9 @@ def generate(resource: Resource, *, day: date, rows: int, seed: int = 12345, def
 
 
 def write_export(resource: Resource, landing_root: Path, *, day: date, rows: int, seed: int = 12345,
-                 defect_rate: float = 0.01) -> SampleExport:
-    """Write `<landing>/<department>/<resource>/<resource>_<yyyymmdd>.csv` in the declared encoding."""
+                 defect_rate: float = 0.01, mark_ready: bool = True) -> SampleExport:
+    """Write `<landing>/<department>/<resource>/<resource>_<yyyymmdd>.csv` in the declared encoding,
+    then (as departments do) its completion marker, unless `mark_ready` is false."""
     data, defects = generate(resource, day=day, rows=rows, seed=seed, defect_rate=defect_rate)
     folder = landing_root / resource.provider / resource.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -213,4 +214,6 @@ def write_export(resource: Resource, landing_root: Path, *, day: date, rows: int
         for row in data:
             writer.writerow([row[i.name] for i in resource.items])
     tmp.replace(path)
+    if mark_ready:
+        path.with_name(path.name + resource.source.marker_suffix).touch()
     return SampleExport(path=path, rows=rows, defects=defects)

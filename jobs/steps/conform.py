@@ -2,7 +2,9 @@
 
 All row rules run in one pass (`jobs.transforms.conform`); the evaluated batch is persisted once and
 read three times (counts, quarantine append, silver MERGE). The ledger entry is written last and
-only when rows read = rows accepted + rows quarantined.
+only when rows read = rows accepted + rows quarantined. A batch with more quarantined rows than the
+resource's `error_limit` is quarantined but not merged: the ledger marks it failed and conform raises
+`DirtyBatch` once every pending batch has been looked at.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pyspark.sql import functions as F
 
 from jobs.catalog.derive import silver_schema
 from jobs.catalog.model import Resource
-from jobs.errors import LedgerImbalance
+from jobs.errors import DirtyBatch, LedgerImbalance
 from jobs.io import delta, ops
 from jobs.io.frames import single_row
 from jobs.settings import Settings
@@ -27,6 +29,7 @@ def conform(resource: str, *, settings: Settings | None = None, now: datetime | 
 
     Raises:
         LedgerImbalance: a batch's counts do not add up (nothing is recorded for it).
+        DirtyBatch: a batch exceeded the resource's error limit (its rows are quarantined, none merged).
     """
     rt = runtime(settings, now)
     res = rt.resource(resource)
@@ -37,6 +40,10 @@ def conform(resource: str, *, settings: Settings | None = None, now: datetime | 
             results.append(conform_one(rt, res, batch))
     if not results:
         log.info("conform %s: nothing pending", resource)
+    dirty = [f"batch {r['batch_id']} ({r['source_file']}): {r['detail']}" for r in results if r["status"] == "failed"]
+    if dirty:
+        raise DirtyBatch(f"{res.name}: too many bad rows, nothing of these batches reached silver (see "
+                         f"quarantine.{res.name}; the department must correct and re-send): " + " | ".join(dirty))
     return results
 
 
@@ -60,6 +67,9 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
 
         quarantine = quarantined_rows(evaluated).withColumn("_quarantined_at", F.lit(rt.now).cast("timestamp"))
         delta.append_once(quarantine, settings.table_path("quarantine", res.name), txn_app_id=f"quarantine:{batch_id}")
+        too_dirty = res.error_limit.exceeded(quarantined, total)
+        if too_dirty is not None:
+            return _refuse(rt, res, batch, total, quarantined, warned, too_dirty)
 
         silver_path = settings.table_path("silver", res.name)
         delta.ensure_table(spark, silver_path, silver_schema(res))
@@ -85,4 +95,25 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
     log.info("conform %s batch %s: read %d, accepted %d, quarantined %d, warned %d", res.name, batch_id, rows_read,
              accepted, quarantined, warned)
     return {"batch_id": batch_id, "source_file": source_file, "rows_read": rows_read, "rows_accepted": accepted,
-            "rows_quarantined": quarantined, "rows_warned": warned}
+            "rows_quarantined": quarantined, "rows_warned": warned, "status": "ok", "detail": detail}
+
+
+def _refuse(rt: Runtime, res: Resource, batch: ops.IngestedBatch, total: int, quarantined: int, warned: int,
+            why: str) -> dict:
+    """Record a batch over the error limit. Its rows are still counted as the rules judged them (read =
+    accepted + quarantined holds), but status `failed` means the accepted ones were held back from silver."""
+    in_quarantine = (delta.read(rt.spark, rt.settings.table_path("quarantine", res.name))
+                     .where(F.col("_batch_id") == batch.batch_id).count())
+    if in_quarantine != quarantined or total != batch.rows_read:
+        raise LedgerImbalance(f"{res.name} batch {batch.batch_id} ({batch.source_file}): read {batch.rows_read}, "
+                              f"bronze {total}, quarantined {in_quarantine} (expected {quarantined})")
+    detail = f"error limit exceeded: {why}; {total - quarantined} good rows held back, not merged"
+    ops.record(rt.spark, rt.settings, "ledger", [ops.LedgerEntry(
+        resource=res.name, batch_id=batch.batch_id, step="conform", source_file=batch.source_file,
+        rows_read=batch.rows_read, rows_bronze=total, rows_accepted=total - quarantined, rows_quarantined=quarantined,
+        rows_warned=warned, rows_published=0, status="failed", detail=detail, recorded_at=rt.now)],
+        txn_app_id=f"ledger:{batch.batch_id}:conform")
+    log.error("conform %s batch %s: %s", res.name, batch.batch_id, detail)
+    return {"batch_id": batch.batch_id, "source_file": batch.source_file, "rows_read": batch.rows_read,
+            "rows_accepted": total - quarantined, "rows_quarantined": quarantined, "rows_warned": warned,
+            "status": "failed", "detail": detail}

@@ -1,24 +1,30 @@
 """Ingest: landing files -> bronze, exactly once per file content.
 
-Per file: hash it; content already ingested -> recorded as a duplicate and archived; otherwise
-parse it strictly into a staged Parquet file, append it to bronze with the transaction id
-`bronze:<batch>` (a retry after a crash adds nothing), check bronze holds every row, then record the
-manifest and ledger entries and archive the file. A file that cannot be read is rejected whole.
+Per complete file (see `jobs.io.landing`): fetch it (S3: streamed to a scratch file) and hash it;
+content already ingested -> recorded as a duplicate and archived; otherwise parse it strictly into a
+staged Parquet file, append it to bronze with the transaction id `bronze:<batch>` (a retry after a
+crash adds nothing), check bronze holds every row, then record the manifest and ledger entries and
+archive the file. A file that cannot be read, or whose columns the drift policy refuses, is rejected
+whole. Column drift is reported to the ops zone (table `ops.drift` and a JSON file per batch).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from jobs.catalog.derive import bronze_schema
-from jobs.errors import ExportRejected, LedgerImbalance
+from jobs.catalog.drift import DriftReport, bronze_column_for
+from jobs.catalog.model import Resource
+from jobs.errors import ExportRejected, LedgerImbalance, SchemaMismatch
 from jobs.io import delta, ops
-from jobs.io.exports import stage_csv
+from jobs.io.exports import StagedExport, stage_csv
 from jobs.io.jsonlines import stage_jsonl
-from jobs.io.landing import LandedFile, LocalLanding
+from jobs.io.landing import LandedFile, Landing, landing_for
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
 
@@ -31,10 +37,13 @@ class FileOutcome:
     rows_read: int
     malformed: int
     detail: str
+    drift: str = ""
 
 
-#: How each source format is read into a staged Parquet file.
-STAGERS = {"csv": stage_csv, "jsonl": stage_jsonl}
+def _stagers() -> dict:
+    from jobs.io.excel import stage_xlsx
+
+    return {"csv": stage_csv, "jsonl": stage_jsonl, "xlsx": stage_xlsx}
 
 
 def batch_id_for(sha256: str) -> str:
@@ -42,19 +51,22 @@ def batch_id_for(sha256: str) -> str:
     return sha256[:16]
 
 
-def ingest(resource: str, *, settings: Settings | None = None, now: datetime | None = None) -> list[dict]:
-    """Ingest every pending landing file of `resource` into bronze.
+def ingest(resource: str, *, settings: Settings | None = None, now: datetime | None = None,
+           landing: Landing | None = None) -> list[dict]:
+    """Ingest every complete landing file of `resource` into bronze.
 
     Returns:
         One summary dict per file (status ingested / duplicate / rejected).
     """
     rt = runtime(settings, now)
     res = rt.resource(resource)
-    landing = LocalLanding(rt.settings.landing)
+    landing = landing or landing_for(rt.settings)
     outcomes = []
     files = landing.pending(res)
     if not files:
-        log.info("ingest %s: no files in %s", resource, landing.folder(res))
+        waiting = landing.incomplete(res)
+        log.info("ingest %s: no complete files in %s/%s%s", resource, landing.uri, landing.folder(res),
+                 f" ({len(waiting)} not yet marked complete)" if waiting else "")
     for file in files:
         outcome = _ingest_file(rt, res, landing, file)
         log.info("ingest %s: %s %s (%s rows) %s", resource, file.relative, outcome.status, outcome.rows_read,
@@ -63,67 +75,127 @@ def ingest(resource: str, *, settings: Settings | None = None, now: datetime | N
     return outcomes
 
 
-def _already_ingested(rt: Runtime, resource: str, sha256: str) -> str | None:
-    rows = (ops.read(rt.spark, rt.settings, "manifest", resource)
-            .where((F.col("sha256") == sha256) & (F.col("status") == "ingested")).select("file").limit(1).collect())
-    return rows[0].file if rows else None
+def _manifest_rows(rt: Runtime, resource: str) -> list:
+    return ops.read(rt.spark, rt.settings, "manifest", resource).select("file", "sha256", "size", "status").collect()
 
 
-def _ingest_file(rt: Runtime, res, landing: LocalLanding, file: LandedFile) -> FileOutcome:  # noqa: ANN001
-    spark, settings = rt.spark, rt.settings
-    sha = landing.sha256(file)
-    batch = batch_id_for(sha)
-    first = _already_ingested(rt, res.name, sha)
-    if first is not None:
-        moved = landing.archive(file, batch)
-        detail = f"same content as {first}, already ingested as batch {batch}"
-        _manifest(rt, res.name, file, sha, "duplicate", batch, 0, 0, detail, moved)
-        return FileOutcome(file.relative, "duplicate", batch, 0, 0, detail)
+def _ingest_file(rt: Runtime, res: Resource, landing: Landing, file: LandedFile) -> FileOutcome:
+    settings = rt.settings
+    scratch = settings.lake / "_staging" / res.name
+    with landing.fetch(file, scratch / "download") as got:
+        sha = got.sha256
+        batch = batch_id_for(sha)
+        seen = _manifest_rows(rt, res.name)
+        version = _version(seen, file.relative, sha)
+        first = next((r.file for r in seen if r.sha256 == sha and r.size == file.size and r.status == "ingested"),
+                     None)
+        if first is not None:
+            moved = landing.archive(file, batch, res)
+            detail = f"same content as {first}, already ingested as batch {batch}"
+            _manifest(rt, res.name, file, sha, "duplicate", batch, 0, 0, detail, moved, version)
+            return FileOutcome(file.relative, "duplicate", batch, 0, 0, detail)
 
-    staged_path = settings.lake / "_staging" / res.name / f"{batch}.parquet"
+        staged_path = scratch / f"{batch}.parquet"
+        try:
+            staged = _stagers()[res.source.format](got.path, res, staged_path)
+        except ExportRejected as exc:
+            staged_path.unlink(missing_ok=True)
+            return _reject(rt, res, landing, file, sha, batch, version, exc.at(file.relative))
+
     try:
-        staged = STAGERS[res.source.format](file.path, res, staged_path)
-    except ExportRejected as exc:
-        moved = landing.reject(file, str(exc))
-        _manifest(rt, res.name, file, sha, "rejected", batch, 0, 0, str(exc), moved)
-        log.error("ingest %s: rejected %s", res.name, exc)
-        return FileOutcome(file.relative, "rejected", batch, 0, 0, str(exc))
-
-    bronze_path = settings.table_path("bronze", res.name)
-    delta.ensure_table(spark, bronze_path, bronze_schema(res), partition_by=["_ingest_date"])
-    frame = spark.read.parquet(str(staged_path)).select(
-        *[F.col(f"`{n}`") for n in res.item_names],
-        F.lit(file.relative).alias("_source_file"),
-        F.lit(sha).alias("_source_sha256"),
-        F.col("_row_number"),
-        F.col("_parse_error"),
-        F.col("_rescued"),
-        F.lit(batch).alias("_batch_id"),
-        F.lit(rt.now).cast("timestamp").alias("_ingested_at"),
-        F.lit(rt.now.date()).alias("_ingest_date"),
-    )
-    delta.append_once(frame, bronze_path, txn_app_id=f"bronze:{batch}", partition_by=["_ingest_date"])
-    in_bronze = delta.read(spark, bronze_path).where(F.col("_batch_id") == batch).count()
-    staged_path.unlink(missing_ok=True)
+        in_bronze, drift = _append_bronze(rt, res, file, sha, batch, staged)
+    finally:
+        staged_path.unlink(missing_ok=True)
     if in_bronze != staged.rows:
         raise LedgerImbalance(f"batch {batch} of {file.relative}: read {staged.rows} rows but bronze holds {in_bronze}")
 
     # Record first, move last: a crash in between leaves the file in landing, and the retry then
     # records it as a duplicate of its own batch instead of losing track of it.
-    target = str(landing.archive_target(file, batch).relative_to(landing.root))
-    detail = f"{staged.malformed} record(s) with a wrong field count" if staged.malformed else ""
-    _manifest(rt, res.name, file, sha, "ingested", batch, staged.rows, staged.malformed, detail, target)
-    ops.record(spark, settings, "ledger", [ops.LedgerEntry(
+    target = landing.archive_target(file, batch)
+    details = [f"{staged.malformed} record(s) with a wrong field count"] if staged.malformed else []
+    if drift is not None and drift.drifted:
+        details.append(f"column drift ({drift.policy}): {drift.describe()}")
+    detail = "; ".join(details)
+    _manifest(rt, res.name, file, sha, "ingested", batch, staged.rows, staged.malformed, detail, target, version)
+    ops.record(rt.spark, settings, "ledger", [ops.LedgerEntry(
         resource=res.name, batch_id=batch, step="ingest", source_file=file.relative, rows_read=staged.rows,
         rows_bronze=in_bronze, rows_accepted=0, rows_quarantined=0, rows_warned=0, rows_published=0,
         status="ok", detail=detail, recorded_at=rt.now)], txn_app_id=f"ledger:{batch}:ingest")
-    landing.archive(file, batch)
-    return FileOutcome(file.relative, "ingested", batch, staged.rows, staged.malformed, detail)
+    landing.archive(file, batch, res)
+    return FileOutcome(file.relative, "ingested", batch, staged.rows, staged.malformed, detail,
+                       drift.describe() if drift is not None and drift.drifted else "")
+
+
+def _append_bronze(rt: Runtime, res: Resource, file: LandedFile, sha: str, batch: str,
+                   staged: StagedExport) -> tuple[int, DriftReport | None]:
+    """Append the staged rows to bronze exactly once; returns the rows bronze holds for the batch."""
+    spark, settings = rt.spark, rt.settings
+    bronze_path = settings.table_path("bronze", res.name)
+    delta.ensure_table(spark, bronze_path, bronze_schema(res), partition_by=["_ingest_date"])
+    drift = staged.drift
+    evolved = list(drift.added) if drift is not None and res.source.drift == "evolve" else []
+    rescued: Column = F.col("_rescued")
+    if evolved:  # uncatalogued columns become bronze columns; what is left stays in `_rescued`
+        keep = F.array(*[F.lit(label) for label in evolved])
+        rescued = F.map_filter("_rescued", lambda k, _v: ~F.array_contains(keep, k))
+        rescued = F.when(F.size(rescued) > 0, rescued)
+    frame = spark.read.parquet(str(staged.path)).select(
+        *[F.col(f"`{n}`") for n in res.item_names],
+        F.lit(file.relative).alias("_source_file"),
+        F.lit(sha).alias("_source_sha256"),
+        F.col("_row_number"),
+        F.col("_parse_error"),
+        rescued.alias("_rescued"),
+        F.lit(batch).alias("_batch_id"),
+        F.lit(rt.now).cast("timestamp").alias("_ingested_at"),
+        F.lit(rt.now.date()).alias("_ingest_date"),
+        *[F.col("_rescued")[label].alias(bronze_column_for(label)) for label in evolved],
+    )
+    delta.append_once(frame, bronze_path, txn_app_id=f"bronze:{batch}", partition_by=["_ingest_date"],
+                      merge_schema=bool(evolved))
+    if drift is not None and drift.drifted:
+        _record_drift(rt, res, file.relative, batch, drift, "evolved" if evolved else "rescued")
+    return delta.read(spark, bronze_path).where(F.col("_batch_id") == batch).count(), drift
+
+
+def _reject(rt: Runtime, res: Resource, landing: Landing, file: LandedFile, sha: str, batch: str, version: int,
+            exc: ExportRejected) -> FileOutcome:
+    moved = landing.reject(file, str(exc), res)
+    _manifest(rt, res.name, file, sha, "rejected", batch, 0, 0, str(exc), moved, version)
+    drift = getattr(exc, "drift", None) if isinstance(exc, SchemaMismatch) else None
+    if isinstance(drift, DriftReport):
+        _record_drift(rt, res, file.relative, batch, drift, "rejected")
+    log.error("ingest %s: rejected %s", res.name, exc)
+    return FileOutcome(file.relative, "rejected", batch, 0, 0, str(exc),
+                       drift.describe() if isinstance(drift, DriftReport) else "")
+
+
+def _record_drift(rt: Runtime, res: Resource, file: str, batch: str, drift: DriftReport, action: str) -> None:
+    """The drift report goes to `ops.drift` and, as JSON, to `ops/drift/<department>/<resource>/`."""
+    report = {"resource": res.name, "resource_title": res.title, "department": res.provider, "file": file,
+              "batch_id": batch, "action": action, "recorded_at": rt.now.isoformat(), **drift.as_dict()}
+    folder = rt.settings.ops / "drift" / res.provider / res.name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{batch}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    listed = {k: json.dumps(v, ensure_ascii=False) for k, v in drift.as_dict().items()}
+    ops.record(rt.spark, rt.settings, "drift", [ops.DriftEntry(
+        resource=res.name, department=res.provider, batch_id=batch, file=file, policy=drift.policy, action=action,
+        added=listed["added"], missing=listed["missing"], renamed=listed["renamed"], retyped=listed["retyped"],
+        recorded_at=rt.now)], txn_app_id=f"drift:{batch}:{file}")
+
+
+def _version(seen: list, relative: str, sha: str) -> int:
+    """The version number of this content under this name (a re-sent file with new content is +1)."""
+    shas: list[str] = []
+    for row in seen:
+        if row.file == relative and row.sha256 not in shas:
+            shas.append(row.sha256)
+    return shas.index(sha) + 1 if sha in shas else len(shas) + 1
 
 
 def _manifest(rt: Runtime, resource: str, file: LandedFile, sha: str, status: str, batch: str,
-              rows: int, malformed: int, detail: str, moved: str) -> None:
+              rows: int, malformed: int, detail: str, moved: str, version: int) -> None:
     entry = ops.ManifestEntry(resource=resource, file=file.relative, sha256=sha, size=file.size, status=status,
                               batch_id=batch, rows_read=rows, malformed=malformed, detail=detail, moved_to=moved,
-                              recorded_at=rt.now)
+                              recorded_at=rt.now, etag=file.etag, version=version)
     ops.record(rt.spark, rt.settings, "manifest", [entry], txn_app_id=f"manifest:{sha}:{file.relative}:{status}")

@@ -36,7 +36,7 @@ CATALOG_SCHEMA = T.StructType([
 def _check_validated(rt: Runtime, res: Resource) -> list[str]:
     """Batch ids covered by this publish; raises when one is unvalidated or failed."""
     ledger = ops.read(rt.spark, rt.settings, "ledger", res.name)
-    conformed = {r.batch_id for r in ledger.where(F.col("step") == "conform").select("batch_id").collect()}
+    conformed = ops.batches_ok(rt.spark, rt.settings, res.name, "conform")
     validated = {r.batch_id: r.status for r in ledger.where(F.col("step") == "validate").collect()}
     missing = sorted(conformed - validated.keys())
     if missing:
@@ -65,6 +65,13 @@ def publish(resource: str, *, settings: Settings | None = None, now: datetime | 
     silver_path = settings.table_path("silver", res.name)
     if not delta.exists(spark, silver_path):
         raise NotReady(f"{res.name}: no silver table at {silver_path}; ingest and conform first")
+    # The open table records the silver version it was built from: nothing new in silver, nothing to do
+    # (so re-running a DAG on unchanged landing content changes no table).
+    source = json.dumps({"silver_version": delta.version(spark, silver_path)})
+    open_path = settings.table_path("open", res.name)
+    if delta.last_user_metadata(spark, open_path) == source:
+        log.info("publish %s: open.%s is already built from silver as it is; nothing to do", res.name, res.name)
+        return {"resource": res.name, "status": "unchanged", "rows": delta.read(spark, open_path).count()}
 
     opened = to_open(delta.read(spark, silver_path), res).persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -72,8 +79,7 @@ def publish(resource: str, *, settings: Settings | None = None, now: datetime | 
         if findings:
             raise PersonalDataLeak(f"{res.name}: personal identifiers in columns about to be published: "
                                    + ", ".join(f"{f.column} ({f.count} {f.kind})" for f in findings))
-        open_path = settings.table_path("open", res.name)
-        delta.overwrite(opened, open_path)
+        delta.overwrite(opened, open_path, user_metadata=source)
         rows = delta.read(spark, open_path).count()
         folder = settings.open_files / res.name
         csv_path = write_csv(delta.read(spark, open_path), res, folder / f"{res.name}.csv")

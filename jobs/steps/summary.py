@@ -31,6 +31,11 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
         read, acc, q = int(conf.read or 0), int(conf.acc or 0), int(conf.q or 0)
         balanced = "balanced" if read == acc + q else "NOT BALANCED"
         lines.append(f"rows read {read} = accepted {acc} + quarantined {q} ({balanced}); warned {int(conf.w or 0)}")
+        for bad in ledger.where((F.col("step") == "conform") & (F.col("status") == "failed")).collect():
+            lines.append(f"  batch {bad.batch_id} NOT merged into silver: {bad.detail}")
+        for d in ops.read(spark, settings, "drift", name).orderBy("recorded_at").collect():
+            lines.append(f"  column drift in {d.file} (policy {d.policy}, {d.action}): added {d.added}, "
+                         f"missing {d.missing}, renamed {d.renamed}, retyped {d.retyped}")
         qpath = settings.table_path("quarantine", name)
         if delta.exists(spark, qpath):
             reasons = (delta.read(spark, qpath).select(F.explode("reasons").alias("r"))
@@ -51,6 +56,7 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
         f"  lake tables (Delta)  {settings.lake}/{{bronze,silver,quarantine,open,ops}}/<table>",
         "  quarantine           citylake sql \"select * from quarantine.<resource>\"",
         "  ledger               citylake sql \"select * from ops.ledger\"",
+        f"  drift reports        {settings.ops / 'drift'}/<department>/<resource>/<batch>.json",
         f"  Data Docs            {settings.ops / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}",
         f"  open files           {settings.open_files}/<resource>/<resource>.csv (+ .fields.csv)",
     ]

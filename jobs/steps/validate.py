@@ -30,7 +30,7 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
     res = rt.resource(resource)
     spark, settings = rt.spark, rt.settings
     document = load_suite_file(suite_path(settings.expectations_dir, res))
-    conformed = ops.batches_done(spark, settings, res.name, "conform")
+    conformed = ops.batches_ok(spark, settings, res.name, "conform")
     done = ops.batches_done(spark, settings, res.name, "validate")
     pending = [(b.batch_id, b.source_file) for b in ops.ingested_batches(spark, settings, res.name)
                if b.batch_id in conformed - done]

@@ -144,7 +144,7 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date) -> Data
         detail = registry.build(check.rule, typed[field], ctx, check.params)
         reasons.append(reason(check.rule, field, raw[field], check.severity, detail, spec.message_en, spec.message_zh))
     en, zh = IMPLICIT_RULES["malformed_record"]
-    reasons.append(reason("malformed_record", "*", F.col("_rescued"), "error", F.col("_parse_error"), en, zh))
+    reasons.append(reason("malformed_record", "*", F.to_json("_rescued"), "error", F.col("_parse_error"), en, zh))
 
     if resource.primary_key:
         pk_cols = [typed[k] for k in resource.primary_key]

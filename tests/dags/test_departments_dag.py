@@ -43,6 +43,28 @@ def test_task_chain_per_resource(dagbag, catalog):
         assert dag.schedule == "@daily" and dag.catchup is False
 
 
+def _seconds(value) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+def test_export_sensor_waits_in_reschedule_mode(dagbag, appeals, tmp_path, monkeypatch):
+    from jobs.sample.generator import write_export
+
+    sensor = dagbag.dags["citylake_network_governance"].get_task("citizen_appeals.wait_for_exports")
+    assert sensor.downstream_task_ids == {"citizen_appeals.ingest"}
+    assert sensor.mode == "reschedule" and sensor.soft_fail is True
+    assert (_seconds(sensor.poke_interval), _seconds(sensor.timeout)) == (300, 12 * 3600)
+
+    monkeypatch.setenv("CITYLAKE_HOME", str(tmp_path / "home"))
+    assert sensor.poke({}).is_done is False
+    export = write_export(appeals, tmp_path / "home" / "landing", day=date(2026, 11, 26), rows=5, mark_ready=False)
+    assert sensor.poke({}).is_done is False  # still being written, as far as anyone knows
+    export.path.with_name(export.path.name + ".ok").touch()
+    done = sensor.poke({})
+    assert done.is_done is True
+    assert done.xcom_value == [f"network_governance/citizen_appeals/{export.path.name}"]
+
+
 def test_parse_time_of_whole_catalog_within_budget():
     started = time.perf_counter()
     subprocess.run([sys.executable, str(DAGS_DIR / "departments.py")], check=True, capture_output=True)

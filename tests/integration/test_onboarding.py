@@ -64,6 +64,7 @@ def test_extra_catalog_jsonl_gzip_end_to_end(lake, spark, tmp_path):
     folder.mkdir(parents=True)
     text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in LINES) + "\n"
     (folder / "air_readings_2026112608.jsonl.gz").write_bytes(gzip.compress(text.encode("utf-8")))
+    (folder / "air_readings_2026112608.jsonl.gz.ok").touch()
 
     out = run("air_readings", settings=settings, now=datetime(2026, 11, 26, 10))
     assert out["conform"][0]["rows_read"] == 5

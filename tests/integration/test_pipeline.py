@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from datetime import date, datetime
 
 import pytest
@@ -13,6 +12,7 @@ from pyspark.sql import functions as F
 
 from jobs.errors import ValidationFailed
 from jobs.io import delta, ops
+from jobs.io.landing import LocalLanding
 from jobs.io.tables import register_tables
 from jobs.sample.generator import generate, write_export
 from jobs.steps import conform, ingest, publish, run, validate
@@ -136,7 +136,7 @@ def test_tables_have_names_for_sql(published, spark):
 def test_same_file_twice_adds_nothing(published, spark):
     settings, res, export, _ = published
     archived = next((settings.landing / res.provider / res.name / "archive").rglob("*.csv"))
-    shutil.copy(archived, settings.landing / res.provider / res.name / "citizen_appeals_20261126_resent.csv")
+    LocalLanding(settings.landing).deliver(archived, res, "citizen_appeals_20261126_resent.csv")
     out = ingest("citizen_appeals", settings=settings, now=NOW)
     assert [o["status"] for o in out] == ["duplicate"]
     assert conform("citizen_appeals", settings=settings, now=NOW) == []
@@ -159,6 +159,7 @@ def test_undecodable_file_is_rejected_whole(lake, spark, appeals):
     folder.mkdir(parents=True)
     header = ",".join(i.title for i in appeals.items).encode("gb18030") + b"\r\n"
     (folder / "citizen_appeals_bad.csv").write_bytes(header + b"GD1,\x81\x30\xff\x30\r\n")
+    (folder / "citizen_appeals_bad.csv.ok").touch()
     out = ingest("citizen_appeals", settings=lake, now=NOW)
     assert out[0]["status"] == "rejected" and f"byte offset {len(header) + 4}" in out[0]["detail"]
     assert (folder / "rejected" / "citizen_appeals_bad.csv").exists()

@@ -82,7 +82,7 @@ def test_duplicate_keys_and_field_count(spark, appeals):
         base + lineage(2),
         base + lineage(3),
         tuple("x" if i.name == "appeal_id" else VALID[i.name] for i in appeals.items)
-        + lineage(4, "line 4 has 16 fields, header has 15", '["extra"]'),
+        + lineage(4, "line 4 has 16 fields, header has 15", {"_field_16": "extra"}),
     ]
     df = spark.createDataFrame(rows, bronze_schema(appeals))
     evaluated = conform_batch(df, appeals, as_of=date(2026, 11, 26))
@@ -90,7 +90,7 @@ def test_duplicate_keys_and_field_count(spark, appeals):
     assert set(q) == {3, 4}
     assert [(x.rule, x.value) for x in q[3]["reasons"]] == [("duplicate_key", VALID["appeal_id"])]
     assert "first seen at line: 2" in q[3]["reasons"][0].message
-    assert ("malformed_record", '["extra"]') in [(x.rule, x.value) for x in q[4]["reasons"]]
+    assert ("malformed_record", '{"_field_16":"extra"}') in [(x.rule, x.value) for x in q[4]["reasons"]]
     accepted = accepted_rows(evaluated).collect()
     assert [r["_row_number"] for r in accepted] == [2]
     assert accepted[0]["satisfaction"] == 5 and accepted[0]["received_at"].hour == 9

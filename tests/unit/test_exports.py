@@ -65,13 +65,13 @@ def test_wrong_field_count_is_kept_and_marked(tmp_path, appeals):
     assert staged.rows == 2 and staged.malformed == 2
     assert table["_parse_error"] == [f"line 2 has {width + 1} fields, header has {width}",
                                      f"line 3 has {width - 2} fields, header has {width}"]
-    assert table["_rescued"][0] == '["extra"]'
+    assert table["_rescued"] == [[(f"_field_{width + 1}", "extra")], None]
 
 
 def test_header_mismatch_names_columns(tmp_path, appeals):
     cols = header(appeals)
     cols[0] = "编号"
-    with pytest.raises(SchemaMismatch, match="missing columns: 工单编号; unknown columns: 编号"):
+    with pytest.raises(SchemaMismatch, match="added: 编号; missing: 工单编号; renamed[?]: 工单编号 -> 编号"):
         stage_csv(write(tmp_path / "e.csv", [csv_line(cols)]), appeals, tmp_path / "e.parquet")
 
 
@@ -84,7 +84,7 @@ def test_empty_file_stages_zero_rows(tmp_path, appeals, content):
 
 def test_header_only_file(tmp_path, appeals):
     staged = stage_csv(write(tmp_path / "g.csv", [csv_line(header(appeals))]), appeals, tmp_path / "g.parquet")
-    assert staged.rows == 0 and staged.header[0] == "appeal_id"
+    assert staged.rows == 0 and staged.header[0] == "工单编号" and not staged.drift.drifted
 
 
 def test_utf8_without_bom_is_detected_whatever_the_label(tmp_path, appeals):

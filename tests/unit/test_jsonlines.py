@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pyarrow.parquet as pq
 import pytest
 
 from jobs.catalog.model import DataItem, Resource, ShareAttribute, SourceSpec
-from jobs.errors import ExportRejected
+from jobs.errors import ExportRejected, SchemaMismatch
 from jobs.io.jsonlines import stage_jsonl
 
 READINGS = Resource(
@@ -39,12 +38,20 @@ def test_values_lines_and_blank_lines(tmp_path):
 
 def test_bad_lines_are_kept_with_their_reason(tmp_path):
     text = '{"point_id": "P1"}\n{"point_id": "P2", \n[1, 2]\n{"point_id": "P4", "colour": "red"}\n'
-    staged, rows = stage(tmp_path, text)
+    rescuing = replace(READINGS, source=replace(READINGS.source, drift="rescue"))
+    staged, rows = stage(tmp_path, text, rescuing)
     assert staged.rows == 4 and staged.malformed == 2
     assert rows[1]["_parse_error"].startswith("line 2 is not valid JSON")
-    assert rows[1]["_rescued"] == '{"point_id": "P2", '
+    assert rows[1]["_rescued"] == [("_line", '{"point_id": "P2", ')]
     assert rows[2]["_parse_error"] == "line 3 is a JSON list, not an object"
-    assert rows[3]["_parse_error"] is None and json.loads(rows[3]["_rescued"]) == {"colour": "red"}
+    assert rows[3]["_parse_error"] is None and rows[3]["_rescued"] == [("colour", "red")]
+    assert staged.drift.added == ("colour",) and set(staged.drift.missing) == {"value", "unit", "flags"}
+
+
+def test_unknown_key_under_freeze_rejects_the_file_naming_its_first_line(tmp_path):
+    text = '{"point_id": "P1"}\n{"point_id": "P2", "colour": "red"}\n'
+    with pytest.raises(SchemaMismatch, match=r"line 2: header does not match the catalog \(added: colour;"):
+        stage(tmp_path, text)
 
 
 def test_keys_by_title_and_gb18030(tmp_path):

@@ -1,0 +1,49 @@
+"""When a department's DAG runs and how long it waits for exports, derived from the update cycle.
+
+Pure and import-light: the DAG factory calls it at parse time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Cron schedule of a department's DAG, by the shortest update cycle among its resources.
+SCHEDULES = {
+    "realtime": "*/15 * * * *",
+    "hourly": "@hourly",
+    "daily": "@daily",
+    "weekly": "@weekly",
+    "monthly": "@monthly",
+    "quarterly": "0 0 1 */3 *",
+    "yearly": "@yearly",
+}
+CYCLE_ORDER = tuple(SCHEDULES)
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    """How the export sensor polls: in reschedule mode it frees its worker slot between pokes, and
+    after `timeout_seconds` without a complete export it skips the resource's run (not a failure:
+    a department that sends nothing on a day is not an incident for the lake)."""
+
+    poke_seconds: int
+    timeout_seconds: int
+
+
+_WAITS = {
+    "realtime": WaitPolicy(60, 10 * 60),
+    "hourly": WaitPolicy(120, 50 * 60),
+    "daily": WaitPolicy(300, 12 * 3600),
+    "weekly": WaitPolicy(900, 3 * 86400),
+    "monthly": WaitPolicy(1800, 7 * 86400),
+    "quarterly": WaitPolicy(3600, 14 * 86400),
+    "yearly": WaitPolicy(3600, 30 * 86400),
+}
+
+
+def shortest_cycle(cycles: list[str] | tuple[str, ...]) -> str:
+    return min(cycles, key=CYCLE_ORDER.index)
+
+
+def wait_policy(update_cycle: str) -> WaitPolicy:
+    return _WAITS[update_cycle]
