@@ -10,12 +10,14 @@ emits the resource's silver Asset, so open-data jobs can be scheduled on it.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from airflow.sdk import DAG, Asset, TaskGroup, get_parsing_context, task
+from airflow.sdk import DAG, Asset, BaseSensorOperator, PokeReturnValue, TaskGroup, get_parsing_context, task
 
-from jobs.catalog import Resource, load_catalog
-from jobs.catalog.schedule import SCHEDULES, shortest_cycle
-from jobs.orchestration.sensors import export_sensor
+from jobs.catalog import Resource
+from jobs.catalog.loader import load_catalog_leniently
+from jobs.catalog.pools import pool_name
+from jobs.catalog.schedule import SCHEDULES, shortest_cycle, wait_policy
 from jobs.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,32 @@ def dag_id_for(department: str) -> str:
 
 def silver_asset(resource: Resource) -> Asset:
     return Asset(name=f"silver.{resource.name}", uri=f"citylake://silver/{resource.name}")
+
+
+class ExportSensor(BaseSensorOperator):
+    """Done when the resource has an export marked complete in landing; returns the landing keys.
+
+    Glue only: the check is `jobs.steps.waiting.complete_exports` (one landing listing, no Spark).
+    """
+
+    template_fields = ("resource",)
+
+    def __init__(self, *, resource: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.resource = resource
+
+    def poke(self, context: Any) -> PokeReturnValue:
+        from jobs.steps.waiting import complete_exports
+
+        ready = complete_exports(self.resource)
+        return PokeReturnValue(is_done=bool(ready), xcom_value=ready)
+
+
+def export_sensor(resource: Resource) -> ExportSensor:
+    """Reschedule mode frees the worker slot between pokes; after the cycle's timeout the run is skipped."""
+    policy = wait_policy(resource.update_cycle)
+    return ExportSensor(task_id="wait_for_exports", resource=resource.name, mode="reschedule",
+                        poke_interval=policy.poke_seconds, timeout=policy.timeout_seconds, soft_fail=True)
 
 
 @task
@@ -72,22 +100,28 @@ def build_department_dag(department, resources: tuple[Resource, ...]) -> DAG:  #
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
-        tags=["citylake", department.key],
+        tags=["citylake", department.key, *sorted({r.open_type for r in resources})],
     ) as dag:
         for res in resources:
-            with TaskGroup(group_id=res.name, tooltip=res.title):
+            pool = pool_name(res)
+            with TaskGroup(group_id=res.name, tooltip=f"{res.title} ({res.code})"):
                 (
                     export_sensor(res)
-                    >> ingest.override(task_id="ingest")(res.name)
-                    >> conform.override(task_id="conform")(res.name)
-                    >> validate.override(task_id="validate", outlets=[silver_asset(res)])(res.name)
-                    >> publish.override(task_id="publish")(res.name)
+                    >> ingest.override(task_id="ingest", pool=pool)(res.name)
+                    >> conform.override(task_id="conform", pool=pool)(res.name)
+                    >> validate.override(task_id="validate", pool=pool, outlets=[silver_asset(res)])(res.name)
+                    >> publish.override(task_id="publish", pool=pool)(res.name)
                 )
     return dag
 
 
 def build_all() -> dict[str, DAG]:
-    catalog = load_catalog(load_settings().catalog_dirs)
+    """Every department's DAG; a broken catalog file leaves out only its own resource (it is reported by
+    `dags/catalog_check.py` as that file's import error, so the rest of the city keeps running)."""
+    load = load_catalog_leniently(load_settings().catalog_dirs)
+    for error in load.errors:
+        log.warning("catalog entry left out: %s", error)
+    catalog = load.catalog
     wanted = get_parsing_context().dag_id
     dags = {}
     for key, dept in sorted(catalog.departments.items()):

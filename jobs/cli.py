@@ -30,6 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sql", help="run Spark SQL over the lake's tables (bronze.*, silver.*, open.* ...)")
     s.add_argument("query")
     s.add_argument("--limit", type=int, default=50)
+    s = sub.add_parser("quarantine", help="open quarantine records; --export writes a correction CSV per department")
+    s.add_argument("resource", nargs="?")
+    s.add_argument("--department", help="all resources of this providing department")
+    s.add_argument("--export", type=Path, metavar="DIR",
+                   help="write <DIR>/<department>/<resource>_quarantine_<day>.csv")
+    s = sub.add_parser("scorecard", help="how well each department delivers (on time, quarantine, drift, checks)")
+    s.add_argument("resources", nargs="*")
+    s.add_argument("--department")
     s = sub.add_parser("summary", help="what the lake holds, per resource")
     s.add_argument("resources", nargs="*")
     s = sub.add_parser("expectations", help="(re)generate expectations/<resource>.json from the catalog")
@@ -79,6 +87,19 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         print(f"{where}: {export.rows} rows, {len(export.defects)} defective")
         for d in export.defects:
             print(f"  line {d.line}: {d.kind} in {d.field} ({d.value!r})")
+        return 0
+    if args.command == "quarantine":
+        from jobs.steps.quarantine import quarantine
+
+        for q in quarantine(args.resource, department=args.department, export_dir=args.export, settings=settings):
+            where = f" -> {q.export}" if q.export else ""
+            print(f"{q.department}/{q.resource}: {q.open} open, {q.corrected} corrected{where}")
+        return 0
+    if args.command == "scorecard":
+        from jobs.steps.scorecard import scorecard
+
+        for card in scorecard(args.resources or None, department=args.department, settings=settings):
+            print(card.describe())
         return 0
     if args.command == "sql":
         from jobs.io.spark import get_spark

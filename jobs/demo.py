@@ -6,6 +6,7 @@ as a data engineer would debug a DAG; its log goes to a file and its tail is sho
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from jobs.catalog import load_catalog
+from jobs.catalog.pools import pools_document
 from jobs.errors import CitylakeError
 from jobs.sample.generator import write_export
 from jobs.settings import Settings, airflow_environment
@@ -39,7 +41,7 @@ def _airflow(settings: Settings, args: list[str], log: Path) -> None:
 def run_demo(settings: Settings, *, day: date, rows: int = 2000, fresh: bool = True) -> str:
     """Generate the sample export, run the DAG with `airflow dags test`, return the summary."""
     if fresh:
-        for folder in (settings.landing, settings.lake, settings.open_files):
+        for folder in (settings.landing, settings.lake, settings.open_files, settings.home / "corrections"):
             shutil.rmtree(folder, ignore_errors=True)
     catalog = load_catalog(settings.catalog_dirs)
     resource = catalog.resource(DEMO_RESOURCE)
@@ -50,9 +52,16 @@ def run_demo(settings: Settings, *, day: date, rows: int = 2000, fresh: bool = T
     log.write_text("", encoding="utf-8")
     print("airflow: migrating the SQLite metadata database ...")
     _airflow(settings, ["db", "migrate"], log)
+    pools = settings.airflow_home / "pools.json"
+    pools.write_text(json.dumps(pools_document(catalog), ensure_ascii=False, indent=2), encoding="utf-8")
+    _airflow(settings, ["pools", "import", str(pools)], log)
     dag_id = f"citylake_{resource.provider}"
     print(f"airflow: dags test {dag_id} {day.isoformat()} (log: {log}) ...")
     _airflow(settings, ["dags", "test", dag_id, day.isoformat()], log)
+    from jobs.steps.quarantine import quarantine
     from jobs.steps.summary import summary
 
-    return summary([DEMO_RESOURCE], settings=settings)
+    text = summary([DEMO_RESOURCE], settings=settings)
+    corrections = [q.export for q in quarantine(department=resource.provider, export_dir=settings.home / "corrections",
+                                                settings=settings) if q.export]
+    return text + "\n" + "\n".join(f"  correction file      {path}" for path in corrections)

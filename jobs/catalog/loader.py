@@ -8,23 +8,28 @@ must stop the onboarding, never be skipped silently.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from jobs.catalog.model import (
+    CATALOG_KINDS,
     DRIFT_POLICIES,
     ITEM_TYPES,
     OPEN_TYPES,
     PII_CLASSES,
     PUBLISH_MODES,
     READY_RULES,
+    RESOURCE_FORMATS,
     SEVERITIES,
     SHARE_TYPES,
     SOURCE_FORMATS,
     UPDATE_CYCLES,
+    WRITE_MODES,
     Catalog,
+    Classification,
     DataItem,
     Department,
     ErrorLimit,
@@ -34,6 +39,7 @@ from jobs.catalog.model import (
     SourceSpec,
 )
 from jobs.errors import CatalogError, UnknownRuleError
+from jobs.rules.divisions import LEVELS as DIVISION_LEVELS
 from jobs.rules.specs import RULE_SPECS
 
 DEPARTMENTS_FILE = "departments.yaml"
@@ -107,6 +113,10 @@ def _rule_refs(raw: Any, ctx: _Ctx, kind: str) -> tuple[RuleRef, ...]:
             raise ctx.error(f"rule {name!r} needs parameter(s) {', '.join(missing)}")
         if unknown:
             raise ctx.error(f"rule {name!r} takes no parameter(s) {', '.join(unknown)}")
+        if name == "unique" and params.get("scope", "batch") not in ("batch", "silver"):
+            raise ctx.error(f"rule 'unique' takes scope batch or silver, got {params['scope']!r}")
+        if name == "cn_division" and params.get("level") not in DIVISION_LEVELS:
+            raise ctx.error(f"rule 'cn_division' takes level {', '.join(DIVISION_LEVELS)}, got {params.get('level')!r}")
         refs.append(RuleRef(rule=name, severity=severity, params=params))  # type: ignore[arg-type]
     return tuple(refs)
 
@@ -182,6 +192,13 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
             for key in ("parent",):
                 if key in ref.params and ref.params[key] not in names:
                     raise ctx.error(f"rule {ref.rule} names no data item {ref.params[key]!r}", field=item.name)
+    partition_by = _strings(data.get("partition_by"), _Ctx(path, name, "partition_by"))
+    for col in partition_by:
+        if col not in names:
+            raise ctx.error("partition column names no data item", field=f"partition_by.{col}")
+    write_mode = ctx.choice(data, "write_mode", WRITE_MODES, default="merge" if pk else "append")
+    if write_mode == "merge" and not pk:
+        raise ctx.error("write_mode merge needs a primary_key", field="write_mode")
     share_raw = data.get("share") or {}
     source_raw = data.get("source") or {}
     if not isinstance(share_raw, dict) or not isinstance(source_raw, dict):
@@ -206,7 +223,50 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
         primary_key=pk,
         checks=checks,
         error_limit=_error_limit(data.get("error_limit"), _Ctx(path, name, "error_limit")),
+        classification=_classification(data.get("classification"), _Ctx(path, name, "classification")),
+        resource_format=ctx.choice(data, "resource_format", RESOURCE_FORMATS, default="数据库"),
+        open_condition=ctx.opt(data, "open_condition", ""),
+        published=_iso_date(data.get("published"), _Ctx(path, name, "published")),
+        related=_strings(data.get("related"), _Ctx(path, name, "related")),
+        partition_by=partition_by,
+        write_mode=write_mode,  # type: ignore[arg-type]
         file=str(path),
+    )
+
+
+def _strings(raw: Any, ctx: _Ctx) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(v, str | int) for v in raw):
+        raise ctx.error("must be a list of strings")
+    return tuple(str(v) for v in raw)
+
+
+def _iso_date(raw: Any, ctx: _Ctx) -> str:
+    import datetime as dt
+
+    if raw is None or raw == "":
+        return ""
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    try:
+        return dt.date.fromisoformat(str(raw)).isoformat()
+    except ValueError:
+        raise ctx.error(f"must be a date like 2019-06-01, got {raw!r}") from None
+
+
+def _classification(raw: Any, ctx: _Ctx) -> Classification | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ctx.error("must be a mapping with catalog, category (类), item (项), entry (目), detail (细目)")
+    unknown = set(raw) - {"catalog", "category", "item", "entry", "detail"}
+    if unknown:
+        raise ctx.error(f"unknown key(s) {', '.join(sorted(unknown))}")
+    return Classification(
+        catalog=_Ctx(ctx.file, ctx.resource, "classification.catalog").choice(raw, "catalog", CATALOG_KINDS),
+        category=_Ctx(ctx.file, ctx.resource, "classification.category").req(raw, "category"),
+        item=ctx.opt(raw, "item", ""), entry=ctx.opt(raw, "entry", ""), detail=ctx.opt(raw, "detail", ""),
     )
 
 
@@ -283,33 +343,78 @@ def _departments(path: Path) -> dict[str, Department]:
     return result
 
 
+@dataclass(frozen=True)
+class CatalogLoad:
+    """A catalog loaded leniently: every entry that is fine, and an error for every file that is not."""
+
+    catalog: Catalog
+    errors: tuple[CatalogError, ...]
+
+
 def load_catalog(dirs: Iterable[Path]) -> Catalog:
     """Load every catalog folder in order; later folders may add departments and resources.
 
     Raises:
-        CatalogError: a file is malformed, or a resource name or code appears twice.
+        CatalogError: the first malformed file, repeated resource name or code, or unknown related code.
     """
+    return _load(dirs, strict=True).catalog
+
+
+def load_catalog_leniently(dirs: Iterable[Path]) -> CatalogLoad:
+    """Like `load_catalog`, but a broken file is left out and reported instead of stopping the rest.
+
+    The DAG factory uses it so that one bad entry costs its own DAG task group, not every department's DAG.
+    """
+    return _load(dirs, strict=False)
+
+
+def _load(dirs: Iterable[Path], *, strict: bool) -> CatalogLoad:
     departments: dict[str, Department] = {}
     resources: dict[str, Resource] = {}
     codes: dict[str, str] = {}
+    errors: list[CatalogError] = []
+
+    def fail(error: CatalogError) -> None:
+        if strict:
+            raise error
+        errors.append(error)
+
     dirs = [Path(d) for d in dirs]
     for d in dirs:
         if not d.is_dir():
-            raise CatalogError("catalog folder does not exist", file=str(d))
+            fail(CatalogError("catalog folder does not exist", file=str(d)))
+            continue
         dep_file = d / DEPARTMENTS_FILE
         if dep_file.exists():
-            for key, dep in _departments(dep_file).items():
+            try:
+                found = _departments(dep_file)
+            except CatalogError as exc:
+                fail(exc)
+                continue
+            for key, dep in found.items():
                 if key in departments:
-                    raise CatalogError("department defined twice", file=str(dep_file), field=key)
+                    fail(CatalogError("department defined twice", file=str(dep_file), field=key))
+                    continue
                 departments[key] = dep
     for d in dirs:
-        for path in sorted(d.glob("*/*.yaml")):
-            res = _resource(path, departments)
+        for path in sorted(d.glob("*/*.yaml")) if d.is_dir() else []:
+            try:
+                res = _resource(path, departments)
+            except CatalogError as exc:
+                fail(exc)
+                continue
             if res.name in resources:
-                raise CatalogError(f"resource name also defined in {resources[res.name].file}",
-                                   file=str(path), resource=res.name, field="name")
-            if res.code in codes:
-                raise CatalogError(f"resource code {res.code} also used by {codes[res.code]}",
-                                   file=str(path), resource=res.name, field="code")
-            resources[res.name], codes[res.code] = res, res.name
-    return Catalog(departments=departments, resources=resources)
+                fail(CatalogError(f"resource name also defined in {resources[res.name].file}",
+                                  file=str(path), resource=res.name, field="name"))
+            elif res.code in codes:
+                fail(CatalogError(f"resource code {res.code} also used by {codes[res.code]}",
+                                  file=str(path), resource=res.name, field="code"))
+            else:
+                resources[res.name], codes[res.code] = res, res.name
+    for res in list(resources.values()):
+        unknown = [c for c in res.related if c not in codes]
+        if unknown:
+            fail(CatalogError(f"related resource code(s) {', '.join(unknown)} are in no catalog entry",
+                              file=res.file, resource=res.name, field="related"))
+            del resources[res.name]
+    return CatalogLoad(Catalog(departments=departments, resources=resources), tuple(errors))

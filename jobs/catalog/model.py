@@ -72,6 +72,34 @@ class DataItem:
         return self.pii != "none"
 
 
+#: The three catalogs of the compilation guide (政务信息资源目录编制指南) a resource can belong to.
+CATALOG_KINDS: tuple[str, ...] = ("基础信息资源目录", "主题信息资源目录", "部门信息资源目录")
+
+#: 信息资源格式 (GB/T 21063.3): how the resource is held at its provider.
+RESOURCE_FORMATS: tuple[str, ...] = ("数据库", "电子文件", "电子表格", "图形图像", "流媒体", "接口", "其他")
+
+#: How accepted rows reach silver: MERGE on the primary key, append (event logs), or replace the table
+#: with each batch (full snapshots such as code lists).
+WriteMode = Literal["merge", "append", "overwrite"]
+WRITE_MODES: tuple[str, ...] = ("merge", "append", "overwrite")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """分类: the catalog the resource belongs to and its place in it (类 / 项 / 目 / 细目)."""
+
+    catalog: str
+    category: str
+    item: str = ""
+    entry: str = ""
+    detail: str = ""
+
+    @property
+    def path(self) -> str:
+        """类/项/目/细目 joined, the way catalog listings show it."""
+        return " / ".join(p for p in (self.category, self.item, self.entry, self.detail) if p)
+
+
 @dataclass(frozen=True)
 class ShareAttribute:
     """共享属性: who inside government may use the resource, and how."""
@@ -163,7 +191,29 @@ class Resource:
     primary_key: tuple[str, ...]
     checks: tuple[RuleRef, ...] = ()
     error_limit: ErrorLimit = field(default_factory=ErrorLimit)
+    classification: Classification | None = None
+    #: 信息资源格式
+    resource_format: str = "数据库"
+    #: 开放条件 of a conditionally open resource
+    open_condition: str = ""
+    #: 发布日期 (ISO date) of the catalog entry
+    published: str = ""
+    #: 关联资源代码: codes of related resources (checked to exist)
+    related: tuple[str, ...] = ()
+    #: silver partition columns (items)
+    partition_by: tuple[str, ...] = ()
+    write_mode: WriteMode = "merge"
     file: str = ""
+
+    @property
+    def sequence_code(self) -> str:
+        """顺序码: the part of the resource code after the classification code (`<分类码>/<顺序码>`)."""
+        return self.code.split("/", 1)[1] if "/" in self.code else self.code
+
+    @property
+    def classification_code(self) -> str:
+        """分类码: the part of the resource code before the slash."""
+        return self.code.split("/", 1)[0] if "/" in self.code else ""
 
     def item(self, name: str) -> DataItem:
         """The data item called `name` (KeyError if absent)."""

@@ -8,6 +8,7 @@ expectations live in the same file without the `generated` marker and survive re
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,31 @@ def write_suite(expectations_dir: Path, resource: Resource) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(suite_document(resource, existing)), encoding="utf-8")
     return path
+
+
+#: Meta key of a hand-written `expect_table_row_count_to_be_between` whose bounds come from history:
+#: `{"relative_to_recent": {"batches": 7, "tolerance": 0.5}}` = within ±50 % of the mean of the last 7.
+RELATIVE_TO_RECENT = "relative_to_recent"
+
+
+def with_history(document: dict[str, Any], recent_counts: list[int]) -> dict[str, Any]:
+    """The suite with the bounds of history-relative row-count expectations filled in.
+
+    `recent_counts` are the accepted row counts of earlier validated batches, newest first. Without
+    history the bounds stay open (the first batch of a resource has nothing to compare with).
+    """
+    out = json.loads(json.dumps(document))
+    for spec in out["expectations"]:
+        rule = (spec.get("meta") or {}).get(RELATIVE_TO_RECENT)
+        if not rule or spec["type"] != "expect_table_row_count_to_be_between":
+            continue
+        window = [c for c in recent_counts[: int(rule.get("batches", 7))] if c > 0]
+        tolerance = float(rule.get("tolerance", 0.5))
+        if window:
+            mean = sum(window) / len(window)
+            spec["kwargs"] = {"min_value": math.floor(mean * (1 - tolerance)),
+                              "max_value": math.ceil(mean * (1 + tolerance))}
+        else:
+            spec["kwargs"] = {"min_value": 0, "max_value": None}
+        spec["meta"] = {**spec["meta"], "history": {"batches": len(window), "counts": window}}
+    return out

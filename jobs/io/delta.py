@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from jobs.io.frames import single_row
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
 
@@ -62,6 +62,18 @@ def append_once(df: DataFrame, path: Path, *, txn_app_id: str, txn_version: int 
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(str(path))
+
+
+def is_empty(spark: SparkSession, path: Path) -> bool:
+    """True when the table holds no rows (reads at most one file's footer, not the data)."""
+    return read(spark, path).isEmpty()
+
+
+def delete_where(spark: SparkSession, path: Path, condition: Column) -> None:
+    """Delete the matching rows in one commit."""
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, str(path)).delete(condition)
 
 
 def overwrite(df: DataFrame, path: Path, *, user_metadata: str | None = None) -> None:

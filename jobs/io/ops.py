@@ -20,7 +20,8 @@ from jobs.settings import Settings
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-_PY_TO_SPARK = {str: T.StringType(), int: T.LongType(), datetime: T.TimestampType(), bool: T.BooleanType()}
+_PY_TO_SPARK = {str: T.StringType(), int: T.LongType(), datetime: T.TimestampType(), bool: T.BooleanType(),
+                float: T.DoubleType()}
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,29 @@ class DriftEntry:
 
 
 @dataclass(frozen=True)
+class ScorecardEntry:
+    """A department's delivery quality for one resource, as of `computed_at` (see jobs.transforms.scorecard)."""
+
+    department: str
+    resource: str
+    update_cycle: str
+    batches: int
+    periods: int
+    periods_delivered: int
+    on_time_rate: float | None
+    rows_read: int
+    rows_quarantined: int
+    quarantine_rate: float | None
+    drift_files: int
+    expectations_evaluated: int
+    expectations_passed: int
+    expectation_pass_rate: float | None
+    recent_quarantine_rates: str
+    trend: str
+    computed_at: datetime
+
+
+@dataclass(frozen=True)
 class ValidationEntry:
     """The outcome of one expectation on one batch."""
 
@@ -97,12 +121,13 @@ class ValidationEntry:
 
 def schema_of(cls: type) -> T.StructType:
     hints = {f.name: f.type for f in fields(cls)}
-    names = {"str": str, "int": int, "datetime": datetime, "bool": bool}
-    return T.StructType([T.StructField(n, _PY_TO_SPARK[names[t] if isinstance(t, str) else t], True)
-                         for n, t in hints.items()])
+    names = {"str": str, "int": int, "datetime": datetime, "bool": bool, "float": float}
+    return T.StructType([T.StructField(n, _PY_TO_SPARK[names[t.removesuffix(" | None")] if isinstance(t, str) else t],
+                                       True) for n, t in hints.items()])
 
 
-TABLES = {"manifest": ManifestEntry, "ledger": LedgerEntry, "validations": ValidationEntry, "drift": DriftEntry}
+TABLES = {"manifest": ManifestEntry, "ledger": LedgerEntry, "validations": ValidationEntry, "drift": DriftEntry,
+          "scorecard": ScorecardEntry}
 
 
 def _path(settings: Settings, table: str):  # noqa: ANN202

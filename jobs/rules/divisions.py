@@ -40,14 +40,37 @@ def names() -> dict[str, str]:
 
 
 @cache
+def province_codes() -> frozenset[str]:
+    """Province-level codes, 2 digits (e.g. 51)."""
+    return frozenset(r["code"] for r in _rows("provinces.csv"))
+
+
+@cache
+def city_codes() -> frozenset[str]:
+    """Prefecture (city) level codes, 4 digits (e.g. 5101)."""
+    return frozenset(r["code"] for r in _rows("cities.csv"))
+
+
+LEVELS = ("province", "city", "county", "township")
+
+
+@cache
 def codes_at(level: str, within: str = "") -> frozenset[str]:
-    """Current codes of a level ('county' or 'township') under a prefix such as '5101'."""
-    if level == "county":
-        pool: frozenset[str] | dict[str, str] = county_codes()
+    """Current codes of a level under a prefix such as '5101'.
+
+    Provinces and cities are accepted in their short form (51, 5101) and in the 6-digit form that
+    departments pad them to (510000, 510100); counties have 6 digits, townships 9.
+    """
+    if level == "province":
+        pool: frozenset[str] | dict[str, str] = province_codes() | {c + "0000" for c in province_codes()}
+    elif level == "city":
+        pool = city_codes() | {c + "00" for c in city_codes()}
+    elif level == "county":
+        pool = county_codes()
     elif level == "township":
         pool = township_codes()
     else:
-        raise ValueError(f"unknown division level {level!r}; use county or township")
+        raise ValueError(f"unknown division level {level!r}; use one of {', '.join(LEVELS)}")
     return frozenset(c for c in pool if c.startswith(within))
 
 

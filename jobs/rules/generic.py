@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column
+from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 
 from jobs.rules.registry import RuleContext, register
@@ -49,6 +49,22 @@ def length(value: Column, ctx: RuleContext, *, min: int | None = None, max: int 
         cond = cond | (n > max)
     expected = F.lit(f", expected {min or 0}..{max or 'any'}")
     return fail_when(cond, F.concat(F.lit("length "), n.cast("string"), expected))
+
+
+@register("unique")
+def unique(value: Column, ctx: RuleContext, *, scope: str = "batch") -> Column:
+    """No two rows of the batch share a value (every repeat fails, naming the first line); with
+    `scope: silver`, neither may a row take a value silver already holds under another primary key."""
+    window = Window.partitionBy(value).orderBy("_row_number")
+    first_line = F.first("_row_number").over(window).cast("string")
+    repeated = fail_when(value.isNotNull() & (F.row_number().over(window) > 1),
+                         F.concat(F.lit("also at line "), first_line))
+    if scope != "silver" or ctx.item not in ctx.silver_keys or ctx.row_key is None:
+        return repeated
+    low, high = ctx.silver_keys[ctx.item]
+    taken = low.isNotNull() & ((low != ctx.row_key) | (high != ctx.row_key))
+    other = F.when(low != ctx.row_key, low).otherwise(high)
+    return F.coalesce(repeated, fail_when(taken, F.concat(F.lit("already in silver under key "), other)))
 
 
 @register("regex")

@@ -19,10 +19,15 @@ RuleBuilder = Callable[..., Column]
 
 @dataclass(frozen=True)
 class RuleContext:
-    """What a rule may look at besides its own value: the other typed fields, and 'today'."""
+    """What a rule may look at besides its own value: the other typed fields, 'today', the item being
+    checked, the row's primary key, and (for `unique` against silver) the keys silver holds per value."""
 
     columns: Mapping[str, Column] = field(default_factory=dict)
     as_of: date = date(2100, 1, 1)
+    item: str = ""
+    row_key: Column | None = None
+    #: item -> (smallest, largest) primary key in silver holding the row's value of that item
+    silver_keys: Mapping[str, tuple[Column, Column]] = field(default_factory=dict)
 
     def column(self, name: str) -> Column:
         return self.columns[name]

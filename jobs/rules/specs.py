@@ -29,6 +29,7 @@ _SPECS = (
              message_zh="取值不在允许范围内"),
     RuleSpec("range", "item", (), ("min", "max"), message_en="value is out of range", message_zh="数值超出范围"),
     RuleSpec("length", "item", (), ("min", "max"), message_en="length is out of range", message_zh="长度不符合要求"),
+    RuleSpec("unique", "item", (), ("scope",), message_en="value is not unique", message_zh="取值重复"),
     RuleSpec("regex", "item", ("pattern",), message_en="value does not match the expected pattern",
              message_zh="格式不符合要求"),
     RuleSpec("cn_resident_id", "item", (), ("allow_legacy",), message_en="not a valid resident ID number",

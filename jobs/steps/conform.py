@@ -1,8 +1,10 @@
-"""Conform: each ingested, not yet conformed bronze batch -> silver (MERGE) + quarantine.
+"""Conform: each ingested, not yet conformed bronze batch -> audit (typed, accepted rows) + quarantine.
 
 All row rules run in one pass (`jobs.transforms.conform`); the evaluated batch is persisted once and
-read three times (counts, quarantine append, silver MERGE). The ledger entry is written last and
-only when rows read = rows accepted + rows quarantined. A batch with more quarantined rows than the
+read three times (counts, quarantine append, audit append). Accepted rows wait in `audit.<resource>`
+until validation passes and moves them into silver (write-audit-publish: a batch that fails an
+`error` expectation never touches silver). The ledger entry is written last and only when rows read
+= rows accepted + rows quarantined. A batch with more quarantined rows than the
 resource's `error_limit` is quarantined but not merged: the ledger marks it failed and conform raises
 `DirtyBatch` once every pending batch has been looked at.
 """
@@ -21,7 +23,7 @@ from jobs.io import delta, ops
 from jobs.io.frames import single_row
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
-from jobs.transforms.conform import accepted_rows, conform_batch, quarantined_rows
+from jobs.transforms.conform import accepted_rows, conform_batch, quarantined_rows, silver_unique_items
 
 
 def conform(resource: str, *, settings: Settings | None = None, now: datetime | None = None) -> list[dict]:
@@ -52,7 +54,8 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
     batch_id, source_file, rows_read, ingested_on = batch
     spark, settings = rt.spark, rt.settings
     bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(F.col("_batch_id") == batch_id)
-    evaluated = conform_batch(bronze, res, as_of=ingested_on).persist(StorageLevel.MEMORY_AND_DISK)
+    evaluated = conform_batch(bronze, res, as_of=ingested_on, existing=_silver_values(rt, res)).persist(
+        StorageLevel.MEMORY_AND_DISK)
     try:
         counts = single_row(evaluated.agg(
             F.count(F.lit(1)).alias("total"),
@@ -65,29 +68,30 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
             raise LedgerImbalance(f"{res.name} batch {batch_id} ({source_file}): manifest says {rows_read} rows read, "
                                   f"bronze holds {total}")
 
-        quarantine = quarantined_rows(evaluated).withColumn("_quarantined_at", F.lit(rt.now).cast("timestamp"))
-        delta.append_once(quarantine, settings.table_path("quarantine", res.name), txn_app_id=f"quarantine:{batch_id}")
+        quarantine = quarantined_rows(evaluated).select(
+            "*", F.lit(rt.now).cast("timestamp").alias("_quarantined_at"),
+            F.lit(None).cast("string").alias("_corrected_by_batch"),
+            F.lit(None).cast("timestamp").alias("_corrected_at"))
+        delta.append_once(quarantine, settings.table_path("quarantine", res.name), txn_app_id=f"quarantine:{batch_id}",
+                          merge_schema=True)
         too_dirty = res.error_limit.exceeded(quarantined, total)
         if too_dirty is not None:
             return _refuse(rt, res, batch, total, quarantined, warned, too_dirty)
 
-        silver_path = settings.table_path("silver", res.name)
-        delta.ensure_table(spark, silver_path, silver_schema(res))
-        merged = delta.upsert(spark, accepted_rows(evaluated), silver_path, keys=res.primary_key,
-                              newer_than="_ingested_at") if res.primary_key else None
-        if merged is None:
-            delta.append_once(accepted_rows(evaluated), silver_path, txn_app_id=f"silver:{batch_id}")
+        audit_path = settings.table_path("audit", res.name)
+        delta.ensure_table(spark, audit_path, silver_schema(res))
+        delta.append_once(accepted_rows(evaluated), audit_path, txn_app_id=f"audit:{batch_id}")
     finally:
         evaluated.unpersist()
 
-    # Read back what landed: the quarantine table and the MERGE's source must account for every row.
+    # Read back what landed: the quarantine and audit tables must account for every row.
     in_quarantine = (delta.read(spark, settings.table_path("quarantine", res.name))
                      .where(F.col("_batch_id") == batch_id).count())
-    merged_source = merged["source"] if merged else accepted
-    if in_quarantine + merged_source != rows_read:
+    in_audit = delta.read(spark, audit_path).where(F.col("_batch_id") == batch_id).count()
+    if in_quarantine + in_audit != rows_read:
         raise LedgerImbalance(f"{res.name} batch {batch_id} ({source_file}): read {rows_read} != "
-                              f"accepted {merged_source} + quarantined {in_quarantine}")
-    detail = f"merged: {merged}" if merged else ""
+                              f"accepted {in_audit} + quarantined {in_quarantine}")
+    detail = f"{in_audit} accepted rows wait in audit.{res.name} for validation"
     ops.record(spark, settings, "ledger", [ops.LedgerEntry(
         resource=res.name, batch_id=batch_id, step="conform", source_file=source_file, rows_read=rows_read,
         rows_bronze=total, rows_accepted=accepted, rows_quarantined=quarantined, rows_warned=warned,
@@ -96,6 +100,18 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
              accepted, quarantined, warned)
     return {"batch_id": batch_id, "source_file": source_file, "rows_read": rows_read, "rows_accepted": accepted,
             "rows_quarantined": quarantined, "rows_warned": warned, "status": "ok", "detail": detail}
+
+
+def _silver_values(rt: Runtime, res: Resource) -> dict:
+    """Silver's (value, key) pairs of the items whose `unique` rule looks at silver."""
+    items = silver_unique_items(res)
+    silver_path = rt.settings.table_path("silver", res.name)
+    if not items or not delta.exists(rt.spark, silver_path):
+        return {}
+    silver = delta.read(rt.spark, silver_path)
+    key = F.concat_ws("|", *[F.col(f"`{k}`").cast("string") for k in res.primary_key])
+    return {name: silver.select(F.col(f"`{name}`").cast("string").alias("value"), key.alias("key"))
+            .where(F.col("value").isNotNull()) for name in items}
 
 
 def _refuse(rt: Runtime, res: Resource, batch: ops.IngestedBatch, total: int, quarantined: int, warned: int,

@@ -9,6 +9,7 @@ from jobs.io import delta, ops
 from jobs.io.frames import single_row
 from jobs.settings import Settings
 from jobs.steps.runtime import runtime
+from jobs.steps.scorecard import scorecard
 
 
 def summary(resources: list[str] | None = None, *, settings: Settings | None = None) -> str:
@@ -51,11 +52,15 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
         if pub:
             lines.append(f"published: {pub[0].rows_published} rows to open.{name}")
         lines.append("")
+    lines.append("department scorecard (ops.scorecard):")
+    lines += [f"  {card.describe()}" for card in scorecard(names, settings=settings, now=rt.now)]
+    lines.append("")
     lines += [
         "where to look:",
         f"  lake tables (Delta)  {settings.lake}/{{bronze,silver,quarantine,open,ops}}/<table>",
         "  quarantine           citylake sql \"select * from quarantine.<resource>\"",
         "  ledger               citylake sql \"select * from ops.ledger\"",
+        "  correction files     citylake quarantine <resource> --export DIR  (or --department D)",
         f"  drift reports        {settings.ops / 'drift'}/<department>/<resource>/<batch>.json",
         f"  Data Docs            {settings.ops / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}",
         f"  open files           {settings.open_files}/<resource>/<resource>.csv (+ .fields.csv)",

@@ -1,8 +1,11 @@
-"""Validate: run the resource's Great Expectations suite on each conformed, not yet validated batch.
+"""Validate: run the resource's Great Expectations suite on each conformed batch, and promote it.
 
-Results go to `ops.validations` (one row per expectation) and the Data Docs site in the ops zone. An
-`error` (GX: critical) failure marks the batch failed in the ledger and raises `ValidationFailed`,
-which stops the publish step.
+Write-audit-publish: conform leaves a batch's accepted rows in `audit.<resource>`; this step runs the
+suite on them and only when no `error` (GX: critical) expectation fails does it MERGE them into silver
+(or append, for a resource without a primary key). A failing batch leaves silver untouched, is marked
+failed in the ledger and raises `ValidationFailed`, which stops the publish step. `warn` failures are
+recorded in the ledger and the summary and do not stop anything. Results go to `ops.validations` (one
+row per expectation) and the Data Docs site in the ops zone.
 """
 
 from __future__ import annotations
@@ -10,18 +13,22 @@ from __future__ import annotations
 from datetime import datetime
 
 from pyspark import StorageLevel
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.catalog.suite import suite_path
-from jobs.errors import ValidationFailed
+from jobs.catalog.derive import silver_schema
+from jobs.catalog.model import Resource
+from jobs.catalog.suite import suite_path, with_history
+from jobs.errors import LedgerImbalance, ValidationFailed
 from jobs.io import delta, ops
+from jobs.io.frames import single_row
 from jobs.io.quality import load_suite_file, validate_dataframe
 from jobs.settings import Settings
-from jobs.steps.runtime import log, runtime
+from jobs.steps.runtime import Runtime, log, runtime
 
 
 def validate(resource: str, *, settings: Settings | None = None, now: datetime | None = None) -> list[dict]:
-    """Validate every conformed batch of `resource` that has no validation yet.
+    """Validate, then promote to silver, every conformed batch of `resource` that has no validation yet.
 
     Raises:
         ValidationFailed: an error-severity expectation failed; names the batch and the expectations.
@@ -34,13 +41,14 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
     done = ops.batches_done(spark, settings, res.name, "validate")
     pending = [(b.batch_id, b.source_file) for b in ops.ingested_batches(spark, settings, res.name)
                if b.batch_id in conformed - done]
+    audit_path = settings.table_path("audit", res.name)
     results, failures = [], []
     for batch, source_file in pending:
-        rows = (delta.read(spark, settings.table_path("silver", res.name)).where(F.col("_batch_id") == batch)
-                .persist(StorageLevel.MEMORY_AND_DISK))
+        rows = delta.read(spark, audit_path).where(F.col("_batch_id") == batch).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             run_name = f"{res.name}-{batch}"
-            outcome = validate_dataframe(rows, document, ops_dir=settings.ops, run_name=run_name)
+            suite = with_history(document, _recent_counts(rt, res))
+            outcome = validate_dataframe(rows, suite, ops_dir=settings.ops, run_name=run_name)
             n_rows = rows.count()
         finally:
             rows.unpersist()
@@ -52,20 +60,78 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
         ], txn_app_id=f"validations:{batch}")
         failed = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_errors]
         warned = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_warnings]
+        promoted = "" if failed else _promote(rt, res, batch, n_rows)
         status = "failed" if failed else "ok"
+        outcome_note = promoted or f"silver unchanged, rows stay in audit.{res.name}"
+        detail = "; ".join([*failed, *warned, outcome_note])
         ops.record(spark, settings, "ledger", [ops.LedgerEntry(
             resource=res.name, batch_id=batch, step="validate", source_file=source_file, rows_read=0,
             rows_bronze=0, rows_accepted=n_rows, rows_quarantined=0, rows_warned=len(warned), rows_published=0,
-            status=status, detail="; ".join(failed + warned), recorded_at=rt.now)],
+            status=status, detail=detail, recorded_at=rt.now)],
             txn_app_id=f"ledger:{batch}:validate")
+        if not failed:
+            # Only after the ledger says the batch is in silver: a crash before this leaves rows that the
+            # retry MERGEs again (a no-op for content), never a batch that is nowhere.
+            delta.delete_where(spark, audit_path, F.col("_batch_id") == batch)
         summary = {"batch_id": batch, "success": not failed, "expectations": len(outcome.outcomes),
-                   "failed_errors": failed, "failed_warnings": warned, "data_docs": str(outcome.data_docs)}
-        log.info("validate %s batch %s: %d expectations, %d error failures, %d warnings", res.name, batch,
-                 len(outcome.outcomes), len(failed), len(warned))
+                   "failed_errors": failed, "failed_warnings": warned, "data_docs": str(outcome.data_docs),
+                   "silver": promoted or "unchanged"}
+        log.info("validate %s batch %s: %d expectations, %d error failures, %d warnings; %s", res.name, batch,
+                 len(outcome.outcomes), len(failed), len(warned), summary["silver"])
         results.append(summary)
         if failed:
             failures.append(f"batch {batch} ({source_file}): " + "; ".join(failed))
     if failures:
-        raise ValidationFailed(f"{res.name}: error-severity expectations failed, publishing is blocked: "
-                               + " | ".join(failures))
+        raise ValidationFailed(f"{res.name}: error-severity expectations failed, silver is unchanged and publishing "
+                               "is blocked: " + " | ".join(failures))
     return results
+
+
+def _recent_counts(rt: Runtime, res: Resource) -> list[int]:
+    """Accepted row counts of the resource's validated batches, newest first (for history-relative checks)."""
+    rows = (ops.read(rt.spark, rt.settings, "ledger", res.name)
+            .where((F.col("step") == "validate") & (F.col("status") == "ok"))
+            .orderBy(F.desc("recorded_at"), F.desc("batch_id")).select("rows_accepted").limit(50).collect())
+    return [int(r.rows_accepted) for r in rows]
+
+
+def _promote(rt: Runtime, res: Resource, batch: str, n_rows: int) -> str:
+    """Move a validated batch from audit into silver; returns what happened, for the ledger."""
+    spark, settings = rt.spark, rt.settings
+    silver_path = settings.table_path("silver", res.name)
+    delta.ensure_table(spark, silver_path, silver_schema(res))
+    rows = delta.read(spark, settings.table_path("audit", res.name)).where(F.col("_batch_id") == batch)
+    if not res.primary_key or delta.is_empty(spark, silver_path):
+        # Nothing to match against (first load) or no key: an idempotent append is the cheap, exact path;
+        # the batch itself has no duplicate keys (conform quarantines them).
+        delta.append_once(rows, silver_path, txn_app_id=f"silver:{batch}")
+        done = f"appended {n_rows} rows to silver"
+    else:
+        merged = delta.upsert(spark, rows, silver_path, keys=res.primary_key, newer_than="_ingested_at")
+        if merged["source"] != n_rows:
+            raise LedgerImbalance(f"{res.name} batch {batch}: validated {n_rows} rows, the MERGE read "
+                                  f"{merged['source']}")
+        done = f"merged into silver: {merged['inserted']} inserted, {merged['updated']} updated"
+    corrected = link_corrections(rt, res, batch, rows)
+    return done + (f"; {corrected} earlier quarantined row(s) marked corrected" if corrected else "")
+
+
+def link_corrections(rt: Runtime, res: Resource, batch: str, accepted: DataFrame) -> int:
+    """Mark open quarantine records whose key this batch now delivered correctly (linked, never deleted)."""
+    spark = rt.spark
+    path = rt.settings.table_path("quarantine", res.name)
+    if not res.primary_key or not delta.exists(spark, path):
+        return 0
+    from delta.tables import DeltaTable
+
+    keys = accepted.select(*[F.col(f"`{k}`").cast("string").alias(k) for k in res.primary_key]).distinct()
+    cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in res.primary_key)
+    target = DeltaTable.forPath(spark, str(path))
+    before = delta.version(spark, path)
+    (target.alias("t").merge(keys.alias("s"), f"{cond} AND t._corrected_by_batch IS NULL AND t._batch_id != '{batch}'")
+     .whenMatchedUpdate(set={"_corrected_by_batch": F.lit(batch), "_corrected_at": F.lit(rt.now).cast("timestamp")})
+     .execute())
+    if delta.version(spark, path) == before:
+        return 0
+    metrics = single_row(target.history(1).select("operationMetrics"))[0] or {}
+    return int(metrics.get("numTargetRowsUpdated", 0))

@@ -8,6 +8,8 @@ or the environment: `as_of` arrives as an argument.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 
 from pyspark.sql import Column, DataFrame, Window
@@ -111,20 +113,31 @@ def _item_reasons(item: DataItem, raw: Column, typed: Column, ctx: registry.Rule
         spec = RULE_SPECS["length"]
         out.append(reason("length", item.name, raw, "error",
                           registry.build("length", typed, ctx, {"max": item.length}), spec.message_en, spec.message_zh))
+    item_ctx = replace(ctx, item=item.name)
     for ref in item.rules:
         spec = RULE_SPECS[ref.rule]
-        detail = registry.build(ref.rule, typed, ctx, ref.params)
+        detail = registry.build(ref.rule, typed, item_ctx, ref.params)
         out.append(reason(ref.rule, item.name, raw, ref.severity, detail, spec.message_en, spec.message_zh))
     return out
 
 
-def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date) -> DataFrame:
+def silver_unique_items(resource: Resource) -> tuple[str, ...]:
+    """Items whose `unique` rule also looks at silver (conform must pass their silver values)."""
+    return tuple(i.name for i in resource.items
+                 if any(r.rule == "unique" and r.params.get("scope") == "silver" for r in i.rules))
+
+
+def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
+                  existing: Mapping[str, DataFrame] | None = None) -> DataFrame:
     """Type and check one bronze batch.
 
     Args:
         bronze: rows of one batch with the bronze schema (all items as strings plus lineage).
         resource: the catalog entry.
         as_of: the day the batch is judged on (birth dates after it are impossible).
+        existing: for items in `silver_unique_items`, silver's (`value`, `key`) pairs (key: the primary
+            key values joined with "|"); joined to the batch once per item, aggregated per value first,
+            so the batch keeps its row count.
 
     Returns:
         One row per bronze row with `_errors` and `_warnings` (arrays of reason structs), the lineage
@@ -133,7 +146,17 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date) -> Data
     """
     raw = {i.name: normalise(F.col(f"`{i.name}`"), halfwidth=wants_halfwidth(i)) for i in resource.items}
     typed = {i.name: parse(raw[i.name], i) for i in resource.items}
-    ctx = registry.RuleContext(columns=typed, as_of=as_of)
+    row_key = F.concat_ws("|", *[typed[k].cast("string") for k in resource.primary_key])
+    silver_keys = {}
+    for k, (name, pairs) in enumerate(sorted((existing or {}).items())):
+        prefix = f"__silver{k}"
+        per_value = pairs.groupBy("value").agg(F.min("key").alias(f"{prefix}_low"),
+                                               F.max("key").alias(f"{prefix}_high"))
+        bronze = bronze.join(per_value.withColumnRenamed("value", f"{prefix}_value"),
+                             typed[name].cast("string") == F.col(f"{prefix}_value"), "left")
+        silver_keys[name] = (F.col(f"{prefix}_low"), F.col(f"{prefix}_high"))
+    ctx = registry.RuleContext(columns=typed, as_of=as_of, row_key=row_key if resource.primary_key else None,
+                               silver_keys=silver_keys)
 
     reasons: list[Column] = []
     for item in resource.items:

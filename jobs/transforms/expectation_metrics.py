@@ -66,8 +66,17 @@ OTHER = (
     "expect_column_values_to_be_unique",
     "expect_table_row_count_to_be_between",
     "expect_table_columns_to_match_set",
+    "expect_column_mean_to_be_between",
 )
 SUPPORTED = frozenset(COLUMN_MAP) | frozenset(OTHER)
+
+
+def _within(value: float, kw: Mapping[str, Any]) -> bool:
+    """GX's bounds for aggregate expectations: inclusive unless `strict_min` / `strict_max`."""
+    low, high = kw.get("min_value"), kw.get("max_value")
+    if low is not None and (value <= low if kw.get("strict_min") else value < low):
+        return False
+    return not (high is not None and (value >= high if kw.get("strict_max") else value > high))
 
 
 def supported(spec: Mapping[str, Any]) -> bool:
@@ -117,6 +126,9 @@ def evaluate(df: DataFrame, specs: Sequence[Mapping[str, Any]]) -> list[Outcome]
             elif t == "expect_column_values_to_be_unique":
                 names.append(f"d{k}")
                 aggs.append(F.count_distinct(col).alias(f"d{k}"))
+        elif t == "expect_column_mean_to_be_between":
+            names.append(f"a{k}")
+            aggs.append(F.avg(F.col(f"`{kw['column']}`").cast("double")).alias(f"a{k}"))
         plan.append((t, kw, names))
     row = df.agg(*aggs).collect()[0]
     rows = int(row["rows"])
@@ -139,6 +151,10 @@ def evaluate(df: DataFrame, specs: Sequence[Mapping[str, Any]]) -> list[Outcome]
             low, high = kw.get("min_value"), kw.get("max_value")
             ok = (low is None or rows >= low) and (high is None or rows <= high)
             out.append(Outcome(success=ok, result={"observed_value": rows}))
+        elif t == "expect_column_mean_to_be_between":
+            mean = row[names[0]]
+            out.append(Outcome(success=mean is not None and _within(float(mean), kw),
+                               result={"observed_value": None if mean is None else float(mean)}))
         else:  # expect_table_columns_to_match_set
             expected, observed = list(kw["column_set"]), list(df.columns)
             exact = kw.get("exact_match", True)

@@ -108,7 +108,8 @@ def topology(dagbag) -> dict:
             "schedule": str(dag.schedule),
             "tags": sorted(dag.tags),
             "tasks": {
-                t.task_id: {"downstream": sorted(t.downstream_task_ids), "outlets": [a.uri for a in t.outlets]}
+                t.task_id: {"downstream": sorted(t.downstream_task_ids), "outlets": [a.uri for a in t.outlets],
+                            "pool": t.pool}
                 for t in sorted(dag.tasks, key=lambda t: t.task_id)
             },
         }

@@ -38,6 +38,10 @@ SPECS = [
     ("expect_table_columns_to_match_set", {"column_set": ["k", "n", "s", "t"], "exact_match": True}),
     ("expect_table_columns_to_match_set", {"column_set": ["k", "n"], "exact_match": True}),
     ("expect_table_columns_to_match_set", {"column_set": ["k", "n"], "exact_match": False}),
+    ("expect_column_mean_to_be_between", {"column": "n", "min_value": 3, "max_value": 4}),
+    ("expect_column_mean_to_be_between", {"column": "n", "min_value": 3.75}),
+    ("expect_column_mean_to_be_between", {"column": "n", "min_value": 3.75, "strict_min": True}),
+    ("expect_column_mean_to_be_between", {"column": "n", "max_value": 3}),
 ]
 
 
@@ -81,4 +85,4 @@ def test_one_aggregation_for_the_whole_suite(frame, spark):
 def test_row_conditions_are_left_to_gx():
     assert not supported({"type": "expect_column_values_to_not_be_null",
                           "kwargs": {"column": "k", "row_condition": 'col("n")>1', "condition_parser": "spark"}})
-    assert not supported({"type": "expect_column_mean_to_be_between", "kwargs": {"column": "n"}})
+    assert not supported({"type": "expect_column_median_to_be_between", "kwargs": {"column": "n"}})

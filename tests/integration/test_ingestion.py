@@ -195,7 +195,7 @@ def test_every_bad_input_class_is_accounted_for(landed, spark, tmp_path):
         "citizen_appeals_01_gb18030.csv": (3, 3, 0), "citizen_appeals_02_utf8.csv": (2, 2, 0),
         "citizen_appeals_03_header_only.csv": (0, 0, 0), "citizen_appeals_04_empty.csv": (0, 0, 0),
         "citizen_appeals_07_gzip.csv.gz": (2, 2, 0), "citizen_appeals_08_field_count.csv": (3, 0, 3)}
-    silver = delta.read(spark, settings.table_path("silver", res.name))
+    silver = delta.read(spark, settings.table_path("audit", res.name))  # conformed, waiting for validation
     assert silver.where(F.col("content").startswith("䢺江镇（510129106）")).count() == 1
     assert silver.where(F.col("content") == "第一行\n第二行").count() == 1
     assert silver.where(F.col("content").contains("\ufffd")).count() == 0
@@ -235,8 +235,8 @@ def test_rescue_keeps_unknown_columns_and_evolve_adds_them_to_bronze(landed, spa
     assert [(r["紧急程度"], r._rescued) for r in bronze.collect()] == [("一般", None)] * 3
     result = conform("appeals_evolve", settings=settings, now=NOW)
     assert (result[0]["rows_accepted"], result[0]["rows_quarantined"]) == (3, 0)
-    silver = delta.read(spark, settings.table_path("silver", "appeals_evolve"))
-    assert "紧急程度" not in silver.columns and silver.count() == 3
+    conformed = delta.read(spark, settings.table_path("audit", "appeals_evolve"))
+    assert "紧急程度" not in conformed.columns and conformed.count() == 3
 
 
 def test_batch_over_the_error_limit_is_quarantined_and_kept_out_of_silver(landed, spark, tmp_path):
@@ -251,8 +251,9 @@ def test_batch_over_the_error_limit_is_quarantined_and_kept_out_of_silver(landed
         conform(res.name, settings=settings, now=NOW)
     quarantine = delta.read(spark, settings.table_path("quarantine", res.name))
     assert sorted(r._row_number for r in quarantine.collect()) == [3, 6, 9]
-    silver = settings.table_path("silver", res.name)
-    assert not delta.exists(spark, silver) or delta.read(spark, silver).count() == 0
+    for zone in ("audit", "silver"):
+        path = settings.table_path(zone, res.name)
+        assert not delta.exists(spark, path) or delta.read(spark, path).count() == 0
     entry = ops.read(spark, settings, "ledger", res.name).where("step = 'conform'").first()
     assert (entry.status, entry.rows_read, entry.rows_accepted, entry.rows_quarantined) == ("failed", 10, 7, 3)
     assert conform(res.name, settings=settings, now=NOW) == []  # failed is final: no retry merges it later
@@ -308,6 +309,6 @@ def test_excel_sheet_with_title_rows_notes_and_numeric_ids(landed, spark, tmp_pa
         "_row_number", F.explode("reasons").alias("r")).where("r.rule = 'malformed_record'").collect()
     assert [row._row_number for row in q] == [id_row + 3]
     assert "stored as a number" in q[0].r.message and "身份证号码" in q[0].r.message
-    silver = {r.appeal_id: r for r in delta.read(spark, settings.table_path("silver", res.name)).collect()}
+    silver = {r.appeal_id: r for r in delta.read(spark, settings.table_path("audit", res.name)).collect()}
     third = silver[rows[date_row]["appeal_id"]]
     assert (str(third.received_at), third.satisfaction) == ("2026-11-26 09:15:00", 4)

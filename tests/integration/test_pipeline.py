@@ -179,14 +179,23 @@ def test_failed_error_expectation_blocks_publish(lake, spark, appeals):
     from dataclasses import replace
 
     settings = replace(lake, expectations_dir=lake.home / "exp")
-    write_export(appeals, settings.landing, day=DAY, rows=20)
+    silver, open_ = settings.table_path("silver", "citizen_appeals"), settings.table_path("open", "citizen_appeals")
+    write_export(appeals, settings.landing, day=DAY, rows=3, defect_rate=0)
+    assert run("citizen_appeals", settings=settings, now=NOW)["publish"]["rows"] == 3
+    versions = delta.version(spark, silver), delta.version(spark, open_)
+
+    write_export(appeals, settings.landing, day=date(2026, 11, 27), rows=20, defect_rate=0)
     ingest("citizen_appeals", settings=settings, now=NOW)
-    conform("citizen_appeals", settings=settings, now=NOW)
-    with pytest.raises(ValidationFailed, match="expect_table_row_count_to_be_between"):
+    batch = conform("citizen_appeals", settings=settings, now=NOW)[0]["batch_id"]
+    with pytest.raises(ValidationFailed, match="expect_table_row_count_to_be_between.*silver is unchanged|"
+                                               "silver is unchanged.*expect_table_row_count_to_be_between"):
         validate("citizen_appeals", settings=settings, now=NOW)
+    assert (delta.version(spark, silver), delta.read(spark, silver).count()) == (versions[0], 3)
+    audit = delta.read(spark, settings.table_path("audit", "citizen_appeals"))
+    assert audit.where(F.col("_batch_id") == batch).count() == 20  # kept for inspection, never merged
     with pytest.raises(ValidationFailed, match="failed validation"):
         publish("citizen_appeals", settings=settings, now=NOW)
-    assert not delta.exists(spark, settings.table_path("open", "citizen_appeals"))
+    assert delta.version(spark, open_) == versions[1]
 
 
 def test_failed_warning_is_recorded_and_publish_proceeds(lake, spark, appeals):
@@ -196,8 +205,8 @@ def test_failed_warning_is_recorded_and_publish_proceeds(lake, spark, appeals):
     from jobs.catalog.suite import suite_document
 
     doc = suite_document(appeals)
-    doc["expectations"].append({"type": "expect_column_mean_to_be_between",
-                                "kwargs": {"column": "satisfaction", "min_value": 4.9, "max_value": 5},
+    doc["expectations"].append({"type": "expect_column_unique_value_count_to_be_between",
+                                "kwargs": {"column": "satisfaction", "max_value": 1},
                                 "severity": "warning", "meta": {"owner": "12345 data team"}})
     (lake.home / "exp").mkdir(parents=True)
     (lake.home / "exp" / "citizen_appeals.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
@@ -205,11 +214,13 @@ def test_failed_warning_is_recorded_and_publish_proceeds(lake, spark, appeals):
     write_export(appeals, settings.landing, day=DAY, rows=30)
     out = run("citizen_appeals", settings=settings, now=NOW)
     assert out["validate"][0]["success"] is True
-    assert out["validate"][0]["failed_warnings"][0].startswith("expect_column_mean_to_be_between(satisfaction)")
+    assert out["validate"][0]["failed_warnings"][0].startswith(
+        "expect_column_unique_value_count_to_be_between(satisfaction)")
     assert out["publish"]["status"] == "published"
     ledger = ops.read(spark, settings, "ledger", "citizen_appeals").where(F.col("step") == "validate").first()
     assert ledger.status == "ok" and ledger.rows_warned == 1
     vals = ops.read(spark, settings, "validations", "citizen_appeals")
-    assert vals.where(~F.col("success")).select("expectation").collect()[0][0] == "expect_column_mean_to_be_between"
+    assert vals.where(~F.col("success")).select("expectation").collect()[0][0] == \
+        "expect_column_unique_value_count_to_be_between"
     docs = settings.ops / "gx" / "uncommitted" / "data_docs" / "local_site"
     assert list((docs / "validations").rglob("*.html"))

@@ -83,3 +83,60 @@ def test_excel_serial_time_and_decimal(spark):
 def test_free_text_keeps_full_width_punctuation(spark):
     out = run(spark, [("91350100M000100Y43", None, None, None, "成都（高新）科技，有限公司")])[0]
     assert out["_typed"]["name"] == "成都（高新）科技，有限公司"
+
+
+def test_unique_within_the_batch_and_against_silver(spark):
+    from dataclasses import replace
+
+    name = replace(ENTITIES.item("name"), rules=(RuleRef("unique", params={"scope": "silver"}),))
+    res = replace(ENTITIES, items=tuple(name if i.name == "name" else i for i in ENTITIES.items))
+    rows = [("91350100M000100Y43", None, None, None, "甲公司"),   # silver has it under this very key: fine
+            ("91350100M0001TGQXM", None, None, None, "乙公司"),   # silver has 乙公司 under another key
+            ("91110000600037341L", None, None, None, "丙公司"),
+            ("91310000607216828C", None, None, None, "丙公司")]   # repeats line 4 of the batch
+    data = [tuple(r) + ("f.csv", "sha", n + 2, None, None, "b", datetime(2026, 11, 26, 12), date(2026, 11, 26))
+            for n, r in enumerate(rows)]
+    existing = spark.createDataFrame([("甲公司", "91350100M000100Y43"), ("乙公司", "91440300MA5DC4XK3B")],
+                                     "value string, key string")
+    out = [r.asDict(recursive=True) for r in conform_batch(
+        spark.createDataFrame(data, bronze_schema(res)), res, as_of=date(2026, 11, 26),
+        existing={"name": existing}).orderBy("_row_number").collect()]
+    assert len(out) == 4
+    assert [[e["rule"] for e in r["_errors"]] for r in out] == [[], ["unique"], [], ["unique"]]
+    assert out[1]["_errors"][0]["message"] == ("name: value is not unique: already in silver under key "
+                                               "91440300MA5DC4XK3B")
+    assert out[3]["_errors"][0]["message"] == "name: value is not unique: also at line 4"
+
+
+def test_divisions_at_four_levels_with_parents(spark):
+    from jobs.catalog.derive import bronze_schema as schema_of
+
+    chain = Resource(
+        name="places", code="T-9", title="地点", title_en="Places", provider="p", summary="", theme="",
+        update_cycle="daily", share=ShareAttribute("无条件共享"), open_type="无条件开放", source=SourceSpec(),
+        primary_key=(),
+        items=(
+            DataItem(name="province", title="省", rules=(RuleRef("cn_division", params={"level": "province"}),)),
+            DataItem(name="city", title="市", rules=(RuleRef("cn_division", params={"level": "city",
+                                                                                  "parent": "province"}),)),
+            DataItem(name="county", title="区县", rules=(RuleRef("cn_division", params={"level": "county",
+                                                                                     "parent": "city"}),)),
+            DataItem(name="township", title="乡镇街道", rules=(RuleRef("cn_division", params={
+                "level": "township", "parent": "county"}),)),
+        ),
+    )
+    rows = [("510000", "510100", "510104", "510104017"),   # padded province and city: valid chain
+            ("51", "5101", "510129", "510129106"),         # short forms; 䢺江镇 in 大邑县
+            ("510000", "5101", "510104", "510129106"),     # township of 大邑县 given under 锦江区
+            ("510000", "5301", "510104", None),            # 昆明 is not in Sichuan; 锦江区 not in 昆明
+            ("990000", "510100", "510199", None)]          # no such province; no such county
+    data = [r + ("f.csv", "sha", n + 2, None, None, "b", datetime(2026, 11, 26, 12), date(2026, 11, 26))
+            for n, r in enumerate(rows)]
+    out = [r.asDict(recursive=True) for r in conform_batch(spark.createDataFrame(data, schema_of(chain)), chain,
+                                                           as_of=date(2026, 11, 26)).orderBy("_row_number").collect()]
+    errors = [[(e["field"], e["message"].split(": ", 2)[-1]) for e in r["_errors"]] for r in out]
+    assert errors[0] == [] and errors[1] == []
+    assert errors[2] == [("township", "does not belong to county 510104")]
+    assert errors[3] == [("city", "does not belong to province 510000"), ("county", "does not belong to city 5301")]
+    assert errors[4] == [("province", "not a province code"), ("city", "does not belong to province 990000"),
+                         ("county", "not a county code")]

@@ -30,3 +30,19 @@ def test_hand_written_expectations_survive_regeneration(appeals):
     doc = suite_document(appeals, {"expectations": [*baseline_expectations(appeals)[:2], custom]})
     assert doc["expectations"][-1] == custom
     assert len(doc["expectations"]) == len(baseline_expectations(appeals)) + 1
+
+
+def test_row_count_bounds_come_from_the_recent_batches():
+    from jobs.catalog.suite import with_history
+
+    spec = {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 0, "max_value": None},
+            "severity": "warning", "meta": {"citylake": "hand-written",
+                                            "relative_to_recent": {"batches": 3, "tolerance": 0.5}}}
+    doc = {"name": "r", "expectations": [spec, {"type": "expect_column_values_to_not_be_null",
+                                                "kwargs": {"column": "a"}, "meta": {}}]}
+    filled = with_history(doc, [100, 200, 301, 10_000])
+    assert filled["expectations"][0]["kwargs"] == {"min_value": 100, "max_value": 301}
+    assert filled["expectations"][0]["meta"]["history"] == {"batches": 3, "counts": [100, 200, 301]}
+    assert filled["expectations"][1] == doc["expectations"][1]
+    assert doc["expectations"][0]["kwargs"] == {"min_value": 0, "max_value": None}  # the file's suite is untouched
+    assert with_history(doc, [])["expectations"][0]["kwargs"] == {"min_value": 0, "max_value": None}
