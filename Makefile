@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ROWS   ?= 1000000
 GB     ?= 2
 
-.PHONY: demo test test-fast bench bench-bigfile lint expectations clean-lake
+.PHONY: demo test test-fast bench bench-bigfile bench-dags snapshots lint expectations clean-lake
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ bench: $(STAMP)
 
 bench-bigfile: $(STAMP)
 	$(BIN)/python -m benchmarks.bigfile --gb $(GB)
+
+bench-dags: $(STAMP)
+	$(BIN)/python -m benchmarks.dags
+
+# refresh tests/dags/topology.json after an intended catalog or DAG factory change
+snapshots: $(STAMP)
+	CITYLAKE_UPDATE_SNAPSHOTS=1 $(BIN)/pytest -q tests/dags -k topology
 
 lint: $(STAMP)
 	$(BIN)/ruff check jobs dags tests benchmarks

@@ -24,7 +24,7 @@ import json, sys, time
 started = time.perf_counter()
 from airflow.dag_processing.dagbag import DagBag
 imported = time.perf_counter()
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+bag = DagBag(dag_folder=sys.argv[1])
 done = time.perf_counter()
 print(json.dumps({"import_s": imported - started, "fill_s": done - imported, "dags": len(bag.dag_ids),
                   "tasks": sum(len(d.tasks) for d in bag.dags.values()), "errors": len(bag.import_errors)}))

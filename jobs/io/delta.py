@@ -76,12 +76,15 @@ def delete_where(spark: SparkSession, path: Path, condition: Column) -> None:
     DeltaTable.forPath(spark, str(path)).delete(condition)
 
 
-def overwrite(df: DataFrame, path: Path, *, user_metadata: str | None = None) -> None:
+def overwrite(df: DataFrame, path: Path, *, user_metadata: str | None = None,
+              partition_by: Sequence[str] = ()) -> None:
     """Replace the table's content (and schema) in one commit; readers see old or new, never half.
 
     `user_metadata` is stored in the commit (Delta's `userMetadata`), e.g. what the content derives from.
     """
     writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
     if user_metadata is not None:
         writer = writer.option("userMetadata", user_metadata)
     writer.save(str(path))

@@ -99,12 +99,15 @@ def _promote(rt: Runtime, res: Resource, batch: str, n_rows: int) -> str:
     """Move a validated batch from audit into silver; returns what happened, for the ledger."""
     spark, settings = rt.spark, rt.settings
     silver_path = settings.table_path("silver", res.name)
-    delta.ensure_table(spark, silver_path, silver_schema(res))
+    delta.ensure_table(spark, silver_path, silver_schema(res), partition_by=res.partition_by)
     rows = delta.read(spark, settings.table_path("audit", res.name)).where(F.col("_batch_id") == batch)
-    if not res.primary_key or delta.is_empty(spark, silver_path):
+    if res.write_mode == "overwrite":  # a full snapshot (a code list): the batch is the table
+        delta.overwrite(rows, silver_path, partition_by=res.partition_by)
+        done = f"replaced silver with {n_rows} rows"
+    elif res.write_mode == "append" or delta.is_empty(spark, silver_path):
         # Nothing to match against (first load) or no key: an idempotent append is the cheap, exact path;
         # the batch itself has no duplicate keys (conform quarantines them).
-        delta.append_once(rows, silver_path, txn_app_id=f"silver:{batch}")
+        delta.append_once(rows, silver_path, txn_app_id=f"silver:{batch}", partition_by=res.partition_by)
         done = f"appended {n_rows} rows to silver"
     else:
         merged = delta.upsert(spark, rows, silver_path, keys=res.primary_key, newer_than="_ingested_at")

@@ -14,7 +14,7 @@ from jobs.errors import ValidationFailed
 from jobs.io import delta, ops
 from jobs.io.landing import LocalLanding
 from jobs.io.tables import register_tables
-from jobs.sample.generator import generate, write_export
+from jobs.sample.generator import DEFECTS, generate, write_export
 from jobs.steps import conform, ingest, publish, run, validate
 
 pytestmark = pytest.mark.spark
@@ -22,13 +22,8 @@ pytestmark = pytest.mark.spark
 DAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 27, 1, 0, 0)
 ROWS = 300
-EXPECTED_RULE = {
-    "bad_id_check": "cn_resident_id",
-    "unknown_district": "cn_division",
-    "bad_date": "type",
-    "duplicate_key": "duplicate_key",
-    "missing_required": "not_null",
-}
+#: Where each seeded defect must end up: the rule the sample generator's defect table names.
+EXPECTED_RULE = {kind: defect.rule for kind, defect in DEFECTS.items()}
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import csv
 from datetime import date
 
 from jobs.rules import divisions
-from jobs.rules.identifiers import is_valid_resident_id_checksum
+from jobs.rules.identifiers import MOBILE_PATTERN, is_valid_resident_id_checksum
 from jobs.sample.generator import DEFECT_CLASSES, generate, write_export
 
 DAY = date(2026, 11, 26)
@@ -45,6 +45,7 @@ def test_clean_rows_are_valid(appeals):
         if row["appellant_id_no"]:
             assert is_valid_resident_id_checksum(row["appellant_id_no"])
         assert row["district_code"] in counties
+        assert MOBILE_PATTERN.match(row["appellant_phone"])
         if row["street_code"]:
             assert divisions.township_codes()[row["street_code"]] == row["district_code"]
         if row["finished_at"]:
@@ -61,3 +62,10 @@ def test_defects_really_damage_the_row(appeals):
             assert sum(r[d.field] == value for r in rows) == 2
         elif d.kind == "missing_required":
             assert value == ""
+        elif d.kind == "bad_phone":
+            assert not MOBILE_PATTERN.match(value)
+        elif d.kind == "unknown_district":
+            assert value not in divisions.county_codes()
+        else:
+            assert d.kind == "bad_date" and value in ("2026-02-30 10:00:00", "明天上午", "26/11/2026 9点")
+    assert {d.kind for d in defects} == set(DEFECT_CLASSES)
