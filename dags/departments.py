@@ -17,7 +17,7 @@ from airflow.sdk import DAG, Asset, BaseSensorOperator, PokeReturnValue, TaskGro
 from jobs.catalog import Resource
 from jobs.catalog.loader import load_catalog_leniently
 from jobs.catalog.pools import pool_name
-from jobs.catalog.schedule import SCHEDULES, shortest_cycle, wait_policy
+from jobs.catalog.schedule import SCHEDULES, dag_cycle, wait_policy
 from jobs.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -52,43 +52,49 @@ class ExportSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=bool(ready), xcom_value=ready)
 
 
-def export_sensor(resource: Resource) -> ExportSensor:
-    """Reschedule mode frees the worker slot between pokes; after the cycle's timeout the run is skipped."""
-    policy = wait_policy(resource.update_cycle)
+def export_sensor(resource: Resource, cycle: str) -> ExportSensor:
+    """Reschedule mode frees the worker slot between pokes; the wait ends (and the resource's run is
+    skipped) before the DAG's next run is due, so a missing export never blocks the next run."""
+    policy = wait_policy(cycle)
     return ExportSensor(task_id="wait_for_exports", resource=resource.name, mode="reschedule",
                         poke_interval=policy.poke_seconds, timeout=policy.timeout_seconds, soft_fail=True)
 
 
+def _step(name: str, resource: str):  # noqa: ANN202
+    """Run one step; bad data fails the task at once (retries are for infrastructure, not for data)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from jobs import steps
+    from jobs.errors import BadData
+
+    try:
+        return getattr(steps, name)(resource)
+    except BadData as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
 @task
 def ingest(resource: str) -> list[dict]:
-    from jobs.steps import ingest as step
-
-    return step(resource)
+    return _step("ingest", resource)
 
 
 @task
 def conform(resource: str) -> list[dict]:
-    from jobs.steps import conform as step
-
-    return step(resource)
+    return _step("conform", resource)
 
 
 @task
 def validate(resource: str) -> list[dict]:
-    from jobs.steps import validate as step
-
-    return step(resource)
+    return _step("validate", resource)
 
 
 @task
 def publish(resource: str) -> dict:
-    from jobs.steps import publish as step
-
-    return step(resource)
+    return _step("publish", resource)
 
 
 def build_department_dag(department, resources: tuple[Resource, ...]) -> DAG:  # noqa: ANN001
-    cycle = shortest_cycle([r.update_cycle for r in resources])
+    cycle = dag_cycle([r.update_cycle for r in resources])
     with DAG(
         dag_id=dag_id_for(department.key),
         description=f"{department.name} — {department.system}",
@@ -106,7 +112,7 @@ def build_department_dag(department, resources: tuple[Resource, ...]) -> DAG:  #
             pool = pool_name(res)
             with TaskGroup(group_id=res.name, tooltip=f"{res.title} ({res.code})"):
                 (
-                    export_sensor(res)
+                    export_sensor(res, cycle)
                     >> ingest.override(task_id="ingest", pool=pool)(res.name)
                     >> conform.override(task_id="conform", pool=pool)(res.name)
                     >> validate.override(task_id="validate", pool=pool, outlets=[silver_asset(res)])(res.name)

@@ -22,11 +22,18 @@ def _parser() -> argparse.ArgumentParser:
     for step in STEPS:
         s = sub.add_parser(step, help=f"{step} one catalog resource")
         s.add_argument("resource")
-    s = sub.add_parser("sample", help="write a day's sample export of a resource into landing")
-    s.add_argument("resource")
-    s.add_argument("--day", type=date.fromisoformat, default=date.today())
-    s.add_argument("--rows", type=int, default=2000)
+    s = sub.add_parser("sample", help="write sample exports into landing, as the departments would deliver them")
+    s.add_argument("resources", nargs="*", help="resources (default: every resource, or --department's)")
+    s.add_argument("--department")
+    s.add_argument("--day", type=date.fromisoformat, default=date.today(), help="first day")
+    s.add_argument("--days", type=int, default=1)
+    s.add_argument("--scale", type=float, default=1.0, help="share of the city's daily volume")
+    s.add_argument("--rows", type=int, help="rows a day, instead of the catalog's volume x scale")
     s.add_argument("--seed", type=int, default=12345)
+    s = sub.add_parser("catalog", help="the government data resource catalog: list | show CODE | validate | sync")
+    s.add_argument("action", choices=("list", "show", "validate", "sync"))
+    s.add_argument("target", nargs="*", help="show: a resource code or name; validate: extra catalog folders")
+    s.add_argument("--department")
     s = sub.add_parser("sql", help="run Spark SQL over the lake's tables (bronze.*, silver.*, open.* ...)")
     s.add_argument("query")
     s.add_argument("--limit", type=int, default=50)
@@ -43,9 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("expectations", help="(re)generate expectations/<resource>.json from the catalog")
     s.add_argument("resources", nargs="*")
     s.add_argument("--check", action="store_true", help="fail if a checked-in suite is out of date")
-    s = sub.add_parser("demo", help="sample export -> Airflow DAG (dags test) -> summary")
+    s = sub.add_parser("demo", help="sample exports -> every department's Airflow DAG (dags test) -> summary")
     s.add_argument("--day", type=date.fromisoformat, default=date.today())
-    s.add_argument("--rows", type=int, default=2000)
+    s.add_argument("--scale", type=float, default=0.02, help="share of the city's daily volumes")
     return p
 
 
@@ -69,25 +76,15 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         return 0
     if args.command == "sample":
-        import tempfile
+        from jobs.steps.sample import chosen_resources, deliver_samples
 
-        from jobs.catalog import load_catalog
-        from jobs.io.landing import LocalLanding, landing_for
-        from jobs.sample.generator import write_export
-
-        res = load_catalog(settings.catalog_dirs).resource(args.resource)
-        landing = landing_for(settings)
-        if isinstance(landing, LocalLanding):
-            export = write_export(res, landing.root, day=args.day, rows=args.rows, seed=args.seed)
-            where = str(export.path)
-        else:  # written locally, then delivered like a department would: the file, then its marker
-            with tempfile.TemporaryDirectory() as tmp:
-                export = write_export(res, Path(tmp), day=args.day, rows=args.rows, seed=args.seed, mark_ready=False)
-                where = f"{landing.uri}/{landing.deliver(export.path, res)}"
-        print(f"{where}: {export.rows} rows, {len(export.defects)} defective")
-        for d in export.defects:
-            print(f"  line {d.line}: {d.kind} in {d.field} ({d.value!r})")
+        chosen = chosen_resources(settings, args.resources, args.department)
+        for d in deliver_samples(chosen, settings=settings, start_day=args.day, days=args.days, scale=args.scale,
+                                 rows=args.rows, seed=args.seed):
+            print(f"{d.where}: {d.rows} rows, {d.defects} defective")
         return 0
+    if args.command == "catalog":
+        return _catalog(args, settings)
     if args.command == "quarantine":
         from jobs.steps.quarantine import quarantine
 
@@ -118,7 +115,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         return _expectations(args, settings)
     from jobs.demo import run_demo
 
-    print(run_demo(settings, day=args.day, rows=args.rows))
+    print(run_demo(settings, day=args.day, scale=args.scale))
     return 0
 
 
@@ -142,6 +139,37 @@ def _expectations(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     if stale:
         print("out of date (run `citylake expectations`): " + ", ".join(stale), file=sys.stderr)
         return 1
+    return 0
+
+
+
+def _catalog(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
+    from jobs.catalog import load_catalog
+    from jobs.catalog.describe import card, find, listing
+    from jobs.catalog.loader import load_catalog_leniently
+
+    if args.action == "validate":
+        dirs = (*settings.catalog_dirs, *(Path(d) for d in args.target))
+        load = load_catalog_leniently(dirs)
+        for error in load.errors:
+            print(f"error: {error}")
+        print(f"{len(load.catalog.resources)} resources of {len(load.catalog.departments)} departments load; "
+              f"{len(load.errors)} error(s)")
+        return 1 if load.errors else 0
+    if args.action == "sync":
+        from jobs.steps.catalog_table import sync_catalog_table
+
+        print(f"ops.catalog: {sync_catalog_table(settings=settings)} resources")
+        return 0
+    catalog = load_catalog(settings.catalog_dirs)
+    if args.action == "list":
+        print("\n".join(listing(catalog, args.department)))
+        return 0
+    if not args.target:
+        print("citylake catalog show: name a resource code or name", file=sys.stderr)
+        return 2
+    for target in args.target:
+        print(card(catalog, find(catalog, target)))
     return 0
 
 

@@ -66,12 +66,17 @@ class LedgerImbalance(CitylakeError):
     """Raised when rows read != rows accepted + rows quarantined for a batch: something was lost."""
 
 
-class DirtyBatch(CitylakeError):
+class BadData(CitylakeError):
+    """Base of failures that retrying cannot fix: the data must change (a department re-sends, or an
+    engineer decides). Airflow tasks fail at once on these instead of burning their retries."""
+
+
+class DirtyBatch(BadData):
     """Raised when a batch has more quarantined rows than the resource's error limit allows; its bad
     rows are quarantined (so the department can see them) but nothing of it reaches silver."""
 
 
-class ValidationFailed(CitylakeError):
+class ValidationFailed(BadData):
     """Raised when an `error`-severity expectation fails: the batch must not be published."""
 
 
@@ -83,5 +88,5 @@ class JarResolutionError(CitylakeError):
     """Raised when the Delta Lake jars cannot be fetched; names the artifact and the reason."""
 
 
-class PersonalDataLeak(CitylakeError):
+class PersonalDataLeak(BadData):
     """Raised when the scanner finds a resident ID or phone number in data about to be published."""

@@ -230,6 +230,7 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
         related=_strings(data.get("related"), _Ctx(path, name, "related")),
         partition_by=partition_by,
         write_mode=write_mode,  # type: ignore[arg-type]
+        sample=_Ctx(path, name, "sample").opt(data, "sample", {}, dict),
         file=str(path),
     )
 

@@ -203,6 +203,9 @@ class Resource:
     #: silver partition columns (items)
     partition_by: tuple[str, ...] = ()
     write_mode: WriteMode = "merge"
+    #: Hints for the sample generator about the whole resource, e.g. `daily_rows` (rows a day at scale 1,
+    #: from the city's reported volumes); not used by the pipeline.
+    sample: Mapping[str, object] = field(default_factory=dict)
     file: str = ""
 
     @property

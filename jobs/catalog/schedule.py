@@ -45,5 +45,12 @@ def shortest_cycle(cycles: list[str] | tuple[str, ...]) -> str:
     return min(cycles, key=CYCLE_ORDER.index)
 
 
+def dag_cycle(cycles: list[str] | tuple[str, ...]) -> str:
+    """How often a department's DAG runs: its most frequent resource's cycle, but at least daily, so a
+    weekly or yearly export is picked up the day it arrives rather than at the next period's start."""
+    fastest = shortest_cycle(cycles)
+    return fastest if CYCLE_ORDER.index(fastest) <= CYCLE_ORDER.index("daily") else "daily"
+
+
 def wait_policy(update_cycle: str) -> WaitPolicy:
     return _WAITS[update_cycle]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs.catalog.schedule import SCHEDULES, dag_cycle
 from jobs.settings import DAGS_DIR
 
 pytestmark = pytest.mark.airflow
@@ -40,7 +41,8 @@ def test_task_chain_per_resource(dagbag, catalog):
                 assert dag.get_task(upstream).downstream_task_ids == {downstream}
             outlets = dag.get_task(f"{res.name}.validate").outlets
             assert [a.name for a in outlets] == [f"silver.{res.name}"]
-        assert dag.schedule == "@daily" and dag.catchup is False
+        assert dag.schedule == SCHEDULES[dag_cycle([r.update_cycle for r in catalog.resources_of(key)])]
+        assert dag.catchup is False and dag.max_active_runs == 1
 
 
 def _seconds(value) -> float:
@@ -79,12 +81,15 @@ def airflow_db():
     subprocess.run([str(exe), "db", "migrate"], check=True, capture_output=True)
 
 
-def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypatch, appeals, settings_for):
+def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypatch, appeals, catalog, settings_for):
     from jobs.io import delta, ops
     from jobs.sample.generator import write_export
     settings = settings_for(tmp_path / "home")
     monkeypatch.setenv("CITYLAKE_HOME", str(settings.home))
     export = write_export(appeals, settings.landing, day=date(2026, 11, 26), rows=120)
+    others = [r for r in catalog.resources_of("network_governance") if r.name != appeals.name]
+    for res in others:  # every sensor of the DAG must find its export, or dag.test waits for it
+        write_export(res, settings.landing, day=date(2026, 11, 26), rows=40, defect_rate=0)
     dag = dagbag.dags["citylake_network_governance"]
     run = dag.test(logical_date=datetime(2026, 11, 26, tzinfo=UTC))
     assert run.state == "success"
@@ -94,6 +99,10 @@ def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypat
     assert ledger["conform"].rows_quarantined == len(export.defects)
     assert ledger["publish"].rows_published == 120 - len(export.defects)
     assert delta.read(spark, settings.table_path("open", "citizen_appeals")).count() == 120 - len(export.defects)
+    for res in others:
+        steps = {r.step: r for r in ops.read(spark, settings, "ledger", res.name).collect()}
+        assert steps["conform"].rows_read == 40 == steps["conform"].rows_accepted
+        assert delta.read(spark, settings.table_path("silver", res.name)).count() == 40
 
 
 SNAPSHOT = Path(__file__).with_name("topology.json")

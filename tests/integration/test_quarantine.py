@@ -40,7 +40,8 @@ def test_correction_file_per_department_and_corrected_rows_are_linked(lake, spar
     assert first["conform"][0]["rows_quarantined"] == 1
 
     summary = quarantine(department="network_governance", export_dir=tmp_path / "back", settings=settings)
-    assert [(s.resource, s.open, s.corrected) for s in summary] == [("citizen_appeals", 1, 0)]
+    assert [(s.resource, s.open, s.corrected, s.export is not None) for s in summary] == [
+        ("citizen_appeals", 1, 0, True), ("leader_instructions", 0, 0, False)]
     with open(summary[0].export, encoding="utf-8-sig", newline="") as fh:
         table = list(csv.reader(fh))
     assert table[0] == [i.title for i in appeals.items] + list(EXTRA_TITLES)

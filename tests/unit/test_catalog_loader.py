@@ -79,6 +79,14 @@ def test_extra_catalog_folder_onboards_a_resource(tmp_path):
         ("update_cycle: daily", "update_cycle: sometimes", "update_cycle", CatalogError),
         ("{name: thing_id, title: 编号, required: true}", "{name: thing_id, title: 编号, type: date}",
          "thing_id", CatalogError),
+        ("{name: thing_id, title: 编号, required: true}", "{name: thing_id, title: 编号, type: uuid}",
+         "thing_id", CatalogError),
+        ("pii: phone, publish: mask", "pii: telephone, publish: mask", "phone", CatalogError),
+        ("rules: [cn_mobile]", "rules: [{rule: cn_division, level: village}]", "phone", CatalogError),
+        ("primary_key: [thing_id]\n", "write_mode: merge\n", "write_mode", CatalogError),
+        ("open_type: 无条件开放", "open_type: 无条件开放\nrelated: [NOPE-1]", "related", CatalogError),
+        ("open_type: 无条件开放", "open_type: 无条件开放\nclassification: {catalog: 目录, category: 人口}",
+         "classification.catalog", CatalogError),
     ],
 )
 def test_errors_name_file_resource_and_field(tmp_path, old, new, field, error):

@@ -53,3 +53,10 @@ def test_no_batches_scores_nothing_instead_of_dividing_by_zero():
 ])
 def test_trend_compares_the_last_batch_with_the_ones_before(rates, expected):
     assert trend(rates) == expected
+
+
+def test_department_dags_run_at_least_daily():
+    from jobs.catalog.schedule import dag_cycle
+
+    assert dag_cycle(["yearly"]) == "daily" and dag_cycle(["weekly", "monthly"]) == "daily"
+    assert dag_cycle(["daily", "hourly"]) == "hourly" and dag_cycle(["realtime", "yearly"]) == "realtime"

@@ -1,0 +1,33 @@
+"""`citylake catalog list | show | validate`: the catalog for the people who maintain it (no Spark)."""
+
+from __future__ import annotations
+
+from jobs.catalog.describe import CATALOG_COLUMNS, card, catalog_row, find, listing
+from jobs.cli import main
+
+
+def test_list_show_and_row(catalog, capsys):
+    res = catalog.resource("citizen_appeals")
+    assert any(line.startswith(f"{res.code} ") and "citizen_appeals" in line for line in listing(catalog))
+    assert listing(catalog, "no_such_department") == []
+    assert find(catalog, res.code) is res and find(catalog, "citizen_appeals") is res
+    text = card(catalog, res)
+    assert "信息资源代码  510100/1101-00001" in text and "提供方" in text and "appellant_id_no" in text
+    assert "pii resident_id -> drop" in text
+    row = catalog_row(catalog, res)
+    assert tuple(row) == CATALOG_COLUMNS and row["items_count"] == len(res.items)
+
+    assert main(["catalog", "show", "citizen_appeals"]) == 0
+    assert "市民诉求工单" in capsys.readouterr().out
+
+
+def test_validate_names_the_broken_file(tmp_path, capsys):
+    (tmp_path / "departments.yaml").write_text(
+        "departments:\n  - {key: d1, code: '11510100MB0000000X', name: 部门, name_en: D, system: 系统}\n",
+        encoding="utf-8")
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d1" / "bad.yaml").write_text("name: bad\ncode: X-1\nprovider: d1\nitems: []\n", encoding="utf-8")
+    assert main(["catalog", "validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"file {tmp_path / 'd1' / 'bad.yaml'}, resource bad, field items" in out
+    assert "1 error(s)" in out
