@@ -36,17 +36,16 @@ def silver_asset(resource: Resource) -> Asset:
 class ExportSensor(BaseSensorOperator):
     """Done when the resource has an export marked complete in landing; returns the landing keys.
 
-    Glue only: the check is `jobs.steps.waiting.complete_exports` (one landing listing, no Spark).
+    Glue only: the check is `jobs.io.landing.complete_exports` (one landing listing, no Spark import).
+    The sensor holds the catalog entry the factory parsed, so a poke reads no catalog file.
     """
 
-    template_fields = ("resource",)
-
-    def __init__(self, *, resource: str, **kwargs: Any):
+    def __init__(self, *, resource: Resource, **kwargs: Any):
         super().__init__(**kwargs)
         self.resource = resource
 
     def poke(self, context: Any) -> PokeReturnValue:
-        from jobs.steps.waiting import complete_exports
+        from jobs.io.landing import complete_exports
 
         ready = complete_exports(self.resource)
         return PokeReturnValue(is_done=bool(ready), xcom_value=ready)
@@ -56,7 +55,7 @@ def export_sensor(resource: Resource, cycle: str) -> ExportSensor:
     """Reschedule mode frees the worker slot between pokes; the wait ends (and the resource's run is
     skipped) before the DAG's next run is due, so a missing export never blocks the next run."""
     policy = wait_policy(cycle)
-    return ExportSensor(task_id="wait_for_exports", resource=resource.name, mode="reschedule",
+    return ExportSensor(task_id="wait_for_exports", resource=resource, mode="reschedule",
                         poke_interval=policy.poke_seconds, timeout=policy.timeout_seconds, soft_fail=True)
 
 

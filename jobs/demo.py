@@ -65,9 +65,11 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
 
     from jobs.steps.catalog_table import sync_catalog_table
     from jobs.steps.quarantine import quarantine
+    from jobs.steps.scorecard import scorecard
     from jobs.steps.summary import summary
 
     sync_catalog_table(settings=settings)
+    scorecard(settings=settings)  # today's snapshot into ops.scorecard; the summary only reads
     text = summary([r.name for r in resources], settings=settings)
     corrections = [q.export for department in sorted({r.provider for r in resources})
                    for q in quarantine(department=department, export_dir=settings.home / "corrections",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import logging
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -29,6 +30,8 @@ from jobs.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from jobs.settings import Settings
+
+log = logging.getLogger("citylake")
 
 ARCHIVE, REJECTED = "archive", "rejected"
 REASON_SUFFIX = ".reason.txt"
@@ -124,19 +127,24 @@ class Landing(ABC):
             self._write_text(key + resource.source.marker_suffix, "")
         return key
 
+    def survey(self, resource: Resource, now: datetime | None = None) -> tuple[list[LandedFile], list[LandedFile]]:
+        """One listing: (exports complete and waiting for ingest, exports not yet marked complete)."""
+        listed = self._list(self.folder(resource))
+        names = {f.name for f in listed}
+        now = now or datetime.now(UTC)
+        ready: list[LandedFile] = []
+        incomplete: list[LandedFile] = []
+        for f in candidates(listed, resource):
+            (ready if is_ready(f, names, resource, now) else incomplete).append(f)
+        return ready, incomplete
+
     def pending(self, resource: Resource, now: datetime | None = None) -> list[LandedFile]:
         """Exports that are complete and wait for ingest, in name order."""
-        listed = self._list(self.folder(resource))
-        names = {f.name for f in listed}
-        now = now or datetime.now(UTC)
-        return [f for f in candidates(listed, resource) if is_ready(f, names, resource, now)]
+        return self.survey(resource, now)[0]
 
     def incomplete(self, resource: Resource, now: datetime | None = None) -> list[LandedFile]:
-        """Exports present but not yet marked complete (for the sensor's log)."""
-        listed = self._list(self.folder(resource))
-        names = {f.name for f in listed}
-        now = now or datetime.now(UTC)
-        return [f for f in candidates(listed, resource) if not is_ready(f, names, resource, now)]
+        """Exports present but not yet marked complete."""
+        return self.survey(resource, now)[1]
 
     def archive_target(self, file: LandedFile, batch_id: str) -> str:
         """Where `archive` will put the file (known before, so it can be recorded first)."""
@@ -304,6 +312,21 @@ def s3_client(settings: Settings) -> Any:
         aws_secret_access_key=settings.s3_secret_key,
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}),
     )
+
+
+def complete_exports(res: Resource, *, settings: Settings | None = None) -> list[str]:
+    """Landing keys of a resource's complete exports: the check behind its Airflow sensor (a listing,
+    no Spark — so this module, not `jobs.steps`, which imports pyspark, is what a poke loads)."""
+    from jobs.settings import load_settings
+
+    settings = settings or load_settings()
+    landing = landing_for(settings)
+    ready, waiting = landing.survey(res)
+    if not ready:
+        log.info("%s: no complete export in %s/%s yet%s", res.name, landing.uri, landing.folder(res),
+                 f"; {len(waiting)} file(s) without a completion marker: {', '.join(f.name for f in waiting[:5])}"
+                 if waiting else "")
+    return [f.relative for f in ready]
 
 
 def landing_for(settings: Settings) -> Landing:

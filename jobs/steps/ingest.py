@@ -22,6 +22,7 @@ from jobs.catalog.drift import DriftReport, bronze_column_for
 from jobs.catalog.model import Resource
 from jobs.errors import ExportRejected, LedgerImbalance, SchemaMismatch
 from jobs.io import delta, ops
+from jobs.io.excel import stage_xlsx
 from jobs.io.exports import StagedExport, stage_csv
 from jobs.io.jsonlines import stage_jsonl
 from jobs.io.landing import LandedFile, Landing, landing_for
@@ -40,10 +41,8 @@ class FileOutcome:
     drift: str = ""
 
 
-def _stagers() -> dict:
-    from jobs.io.excel import stage_xlsx
-
-    return {"csv": stage_csv, "jsonl": stage_jsonl, "xlsx": stage_xlsx}
+#: How each source format is read into a staged Parquet file.
+STAGERS = {"csv": stage_csv, "jsonl": stage_jsonl, "xlsx": stage_xlsx}
 
 
 def batch_id_for(sha256: str) -> str:
@@ -62,13 +61,15 @@ def ingest(resource: str, *, settings: Settings | None = None, now: datetime | N
     res = rt.resource(resource)
     landing = landing or landing_for(rt.settings)
     outcomes = []
-    files = landing.pending(res)
+    files, waiting = landing.survey(res)
     if not files:
-        waiting = landing.incomplete(res)
         log.info("ingest %s: no complete files in %s/%s%s", resource, landing.uri, landing.folder(res),
                  f" ({len(waiting)} not yet marked complete)" if waiting else "")
+    # The manifest is read once; entries this call records are added to it, so a second copy of a file
+    # delivered in the same run is still recognised as a duplicate.
+    seen: list = _manifest_rows(rt, res.name)
     for file in files:
-        outcome = _ingest_file(rt, res, landing, file)
+        outcome = _ingest_file(rt, res, landing, file, seen)
         log.info("ingest %s: %s %s (%s rows) %s", resource, file.relative, outcome.status, outcome.rows_read,
                  outcome.detail)
         outcomes.append(asdict(outcome))
@@ -79,28 +80,29 @@ def _manifest_rows(rt: Runtime, resource: str) -> list:
     return ops.read(rt.spark, rt.settings, "manifest", resource).select("file", "sha256", "size", "status").collect()
 
 
-def _ingest_file(rt: Runtime, res: Resource, landing: Landing, file: LandedFile) -> FileOutcome:
+def _ingest_file(rt: Runtime, res: Resource, landing: Landing, file: LandedFile, seen: list) -> FileOutcome:
     settings = rt.settings
     scratch = settings.lake / "_staging" / res.name
     with landing.fetch(file, scratch / "download") as got:
         sha = got.sha256
         batch = batch_id_for(sha)
-        seen = _manifest_rows(rt, res.name)
         version = _version(seen, file.relative, sha)
         first = next((r.file for r in seen if r.sha256 == sha and r.size == file.size and r.status == "ingested"),
                      None)
         if first is not None:
             moved = landing.archive(file, batch, res)
             detail = f"same content as {first}, already ingested as batch {batch}"
-            _manifest(rt, res.name, file, sha, "duplicate", batch, 0, 0, detail, moved, version)
+            seen.append(_manifest(rt, res.name, file, sha, "duplicate", batch, 0, 0, detail, moved, version))
             return FileOutcome(file.relative, "duplicate", batch, 0, 0, detail)
 
         staged_path = scratch / f"{batch}.parquet"
         try:
-            staged = _stagers()[res.source.format](got.path, res, staged_path)
+            staged = STAGERS[res.source.format](got.path, res, staged_path)
         except ExportRejected as exc:
             staged_path.unlink(missing_ok=True)
-            return _reject(rt, res, landing, file, sha, batch, version, exc.at(file.relative))
+            outcome, entry = _reject(rt, res, landing, file, sha, batch, version, exc.at(file.relative))
+            seen.append(entry)
+            return outcome
 
     try:
         in_bronze, drift = _append_bronze(rt, res, file, sha, batch, staged)
@@ -116,7 +118,8 @@ def _ingest_file(rt: Runtime, res: Resource, landing: Landing, file: LandedFile)
     if drift is not None and drift.drifted:
         details.append(f"column drift ({drift.policy}): {drift.describe()}")
     detail = "; ".join(details)
-    _manifest(rt, res.name, file, sha, "ingested", batch, staged.rows, staged.malformed, detail, target, version)
+    seen.append(_manifest(rt, res.name, file, sha, "ingested", batch, staged.rows, staged.malformed, detail, target,
+                          version))
     ops.record(rt.spark, settings, "ledger", [ops.LedgerEntry(
         resource=res.name, batch_id=batch, step="ingest", source_file=file.relative, rows_read=staged.rows,
         rows_bronze=in_bronze, rows_accepted=0, rows_quarantined=0, rows_warned=0, rows_published=0,
@@ -159,15 +162,15 @@ def _append_bronze(rt: Runtime, res: Resource, file: LandedFile, sha: str, batch
 
 
 def _reject(rt: Runtime, res: Resource, landing: Landing, file: LandedFile, sha: str, batch: str, version: int,
-            exc: ExportRejected) -> FileOutcome:
+            exc: ExportRejected) -> tuple[FileOutcome, ops.ManifestEntry]:
     moved = landing.reject(file, str(exc), res)
-    _manifest(rt, res.name, file, sha, "rejected", batch, 0, 0, str(exc), moved, version)
+    entry = _manifest(rt, res.name, file, sha, "rejected", batch, 0, 0, str(exc), moved, version)
     drift = getattr(exc, "drift", None) if isinstance(exc, SchemaMismatch) else None
     if isinstance(drift, DriftReport):
         _record_drift(rt, res, file.relative, batch, drift, "rejected")
     log.error("ingest %s: rejected %s", res.name, exc)
     return FileOutcome(file.relative, "rejected", batch, 0, 0, str(exc),
-                       drift.describe() if isinstance(drift, DriftReport) else "")
+                       drift.describe() if isinstance(drift, DriftReport) else ""), entry
 
 
 def _record_drift(rt: Runtime, res: Resource, file: str, batch: str, drift: DriftReport, action: str) -> None:
@@ -194,8 +197,9 @@ def _version(seen: list, relative: str, sha: str) -> int:
 
 
 def _manifest(rt: Runtime, resource: str, file: LandedFile, sha: str, status: str, batch: str,
-              rows: int, malformed: int, detail: str, moved: str, version: int) -> None:
+              rows: int, malformed: int, detail: str, moved: str, version: int) -> ops.ManifestEntry:
     entry = ops.ManifestEntry(resource=resource, file=file.relative, sha256=sha, size=file.size, status=status,
                               batch_id=batch, rows_read=rows, malformed=malformed, detail=detail, moved_to=moved,
                               recorded_at=rt.now, etag=file.etag, version=version)
     ops.record(rt.spark, rt.settings, "manifest", [entry], txn_app_id=f"manifest:{sha}:{file.relative}:{status}")
+    return entry

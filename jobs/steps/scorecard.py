@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 
 from pyspark.sql import functions as F
@@ -36,12 +37,16 @@ def scorecard(resources: list[str] | None = None, *, department: str | None = No
         cards.append(score(res.provider, res.name, res.update_cycle, facts, drift_files=drift.get(res.name, 0),
                            expectations_evaluated=evaluated, expectations_passed=passed, as_of=rt.now))
     if record and cards:
-        ops.record(spark, settings, "scorecard", [ops.ScorecardEntry(
-            department=c.department, resource=c.resource, update_cycle=c.update_cycle, batches=c.batches,
-            periods=c.periods, periods_delivered=c.periods_delivered, on_time_rate=c.on_time_rate,
-            rows_read=c.rows_read, rows_quarantined=c.rows_quarantined, quarantine_rate=c.quarantine_rate,
-            drift_files=c.drift_files, expectations_evaluated=c.expectations_evaluated,
-            expectations_passed=c.expectations_passed, expectation_pass_rate=c.expectation_pass_rate,
-            recent_quarantine_rates=json.dumps([round(r, 6) for r in c.recent_quarantine_rates]), trend=c.trend,
-            computed_at=rt.now) for c in cards], txn_app_id=f"scorecard:{rt.now.isoformat()}:{len(cards)}")
+        ops.record(spark, settings, "scorecard", [_entry(c, rt.now) for c in cards],
+                   txn_app_id=f"scorecard:{rt.now.isoformat()}:{len(cards)}")
     return cards
+
+
+def _entry(card: Scorecard, computed_at: datetime) -> ops.ScorecardEntry:
+    """The scorecard as an `ops.scorecard` row: its facts, its rates, the recent rates as JSON."""
+    facts = {k: v for k, v in asdict(card).items() if k != "recent_quarantine_rates"}
+    return ops.ScorecardEntry(
+        **facts, on_time_rate=card.on_time_rate, quarantine_rate=card.quarantine_rate,
+        expectation_pass_rate=card.expectation_pass_rate,
+        recent_quarantine_rates=json.dumps([round(r, 6) for r in card.recent_quarantine_rates]),
+        computed_at=computed_at)

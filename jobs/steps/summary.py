@@ -52,8 +52,8 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
         if pub:
             lines.append(f"published: {pub[0].rows_published} rows to open.{name}")
         lines.append("")
-    lines.append("department scorecard (ops.scorecard):")
-    lines += [f"  {card.describe()}" for card in scorecard(names, settings=settings, now=rt.now)]
+    lines.append("department scorecard (`citylake scorecard` records it in ops.scorecard):")
+    lines += [f"  {card.describe()}" for card in scorecard(names, settings=settings, now=rt.now, record=False)]
     lines.append("")
     lines += [
         "where to look:",

@@ -43,24 +43,28 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
                if b.batch_id in conformed - done]
     audit_path = settings.table_path("audit", res.name)
     results, failures = [], []
+    recent = _recent_counts(rt, res)
     for batch, source_file in pending:
+        # Read from audit once: the suite, the count, the MERGE and the correction links use this copy.
         rows = delta.read(spark, audit_path).where(F.col("_batch_id") == batch).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             run_name = f"{res.name}-{batch}"
-            suite = with_history(document, _recent_counts(rt, res))
-            outcome = validate_dataframe(rows, suite, ops_dir=settings.ops, run_name=run_name)
+            outcome = validate_dataframe(rows, with_history(document, recent), ops_dir=settings.ops,
+                                         run_name=run_name)
             n_rows = rows.count()
+            ops.record(spark, settings, "validations", [
+                ops.ValidationEntry(resource=res.name, batch_id=batch, run_name=run_name, expectation=o.type,
+                                    column=o.column or "", severity=o.severity, success=o.success,
+                                    observed=o.observed, recorded_at=rt.now)
+                for o in outcome.outcomes
+            ], txn_app_id=f"validations:{batch}")
+            failed = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_errors]
+            warned = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_warnings]
+            promoted = "" if failed else _promote(rt, res, batch, rows, n_rows)
         finally:
             rows.unpersist()
-        ops.record(spark, settings, "validations", [
-            ops.ValidationEntry(resource=res.name, batch_id=batch, run_name=run_name, expectation=o.type,
-                                column=o.column or "", severity=o.severity, success=o.success, observed=o.observed,
-                                recorded_at=rt.now)
-            for o in outcome.outcomes
-        ], txn_app_id=f"validations:{batch}")
-        failed = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_errors]
-        warned = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_warnings]
-        promoted = "" if failed else _promote(rt, res, batch, n_rows)
+        if not failed:
+            recent.insert(0, n_rows)
         status = "failed" if failed else "ok"
         outcome_note = promoted or f"silver unchanged, rows stay in audit.{res.name}"
         detail = "; ".join([*failed, *warned, outcome_note])
@@ -95,12 +99,11 @@ def _recent_counts(rt: Runtime, res: Resource) -> list[int]:
     return [int(r.rows_accepted) for r in rows]
 
 
-def _promote(rt: Runtime, res: Resource, batch: str, n_rows: int) -> str:
+def _promote(rt: Runtime, res: Resource, batch: str, rows: DataFrame, n_rows: int) -> str:
     """Move a validated batch from audit into silver; returns what happened, for the ledger."""
     spark, settings = rt.spark, rt.settings
     silver_path = settings.table_path("silver", res.name)
     delta.ensure_table(spark, silver_path, silver_schema(res), partition_by=res.partition_by)
-    rows = delta.read(spark, settings.table_path("audit", res.name)).where(F.col("_batch_id") == batch)
     if res.write_mode == "overwrite":  # a full snapshot (a code list): the batch is the table
         delta.overwrite(rows, silver_path, partition_by=res.partition_by)
         done = f"replaced silver with {n_rows} rows"

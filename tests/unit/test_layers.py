@@ -43,3 +43,14 @@ def test_dag_parse_imports_no_spark_or_pandas():
     out = subprocess.run([sys.executable, "-c", code, str(DAGS_DIR / "departments.py")],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_sensor_poke_imports_no_spark():
+    """Every reschedule poke is a fresh task process; it must stay a landing listing, not a pyspark import."""
+    code = (
+        "import sys; from jobs.io.landing import complete_exports;"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'pandas', 'great_expectations'));"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
