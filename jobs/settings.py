@@ -15,6 +15,11 @@ the CLI, from an Airflow task or from a test that builds its own settings for a 
 | CITYLAKE_S3_ENDPOINT | S3 endpoint URL (an S3-compatible server) | AWS's default |
 | CITYLAKE_S3_REGION | S3 region | `us-east-1` |
 | CITYLAKE_S3_ACCESS_KEY, CITYLAKE_S3_SECRET_KEY | S3 credentials | boto3's own chain |
+| CITYLAKE_OPEN | public open-data zone (无条件开放): a folder or `s3://bucket/prefix` | `$CITYLAKE_HOME/open` |
+| CITYLAKE_RESTRICTED | restricted zone (有条件开放), never publicly readable | `$CITYLAKE_HOME/restricted` |
+| CITYLAKE_OPEN_BASE_URL | public URL of the open zone (download links, DCAT) | `http://127.0.0.1:8765/` |
+| CITYLAKE_KEEP_VERSIONS | published versions kept per open dataset | 5 |
+| CITYLAKE_PSEUDONYM_KEY | secret key of keyed pseudonymisation (HMAC-SHA256) | none (publish refuses) |
 """
 
 from __future__ import annotations
@@ -51,6 +56,11 @@ class Settings:
     s3_region: str = "us-east-1"
     s3_access_key: str | None = field(default=None, repr=False)
     s3_secret_key: str | None = field(default=None, repr=False)
+    open_location: str | None = None
+    restricted_location: str | None = None
+    open_base_url: str = "http://127.0.0.1:8765/"
+    keep_versions: int = 5
+    pseudonym_key: str | None = field(default=None, repr=False)
 
     @property
     def landing(self) -> Path:
@@ -69,8 +79,18 @@ class Settings:
 
     @property
     def open_files(self) -> Path:
-        """Downloadable files of the open-data portal."""
+        """Local folder of the public open zone (the embedded default)."""
         return self.home / "open"
+
+    @property
+    def open_uri(self) -> str:
+        """Public open zone (无条件开放): downloads, catalog.json(ld), portal."""
+        return self.open_location or str(self.open_files)
+
+    @property
+    def restricted_uri(self) -> str:
+        """Restricted zone (有条件开放): the same layout, served to approved users only."""
+        return self.restricted_location or str(self.home / "restricted")
 
     @property
     def ops(self) -> Path:
@@ -114,6 +134,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_region=env.get("CITYLAKE_S3_REGION", "us-east-1"),
         s3_access_key=env.get("CITYLAKE_S3_ACCESS_KEY") or None,
         s3_secret_key=env.get("CITYLAKE_S3_SECRET_KEY") or None,
+        open_location=env.get("CITYLAKE_OPEN") or None,
+        restricted_location=env.get("CITYLAKE_RESTRICTED") or None,
+        open_base_url=env.get("CITYLAKE_OPEN_BASE_URL", "http://127.0.0.1:8765/"),
+        keep_versions=int(env.get("CITYLAKE_KEEP_VERSIONS", "5")),
+        pseudonym_key=env.get("CITYLAKE_PSEUDONYM_KEY") or None,
     )
 
 
@@ -134,6 +159,10 @@ def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = 
         "CITYLAKE_S3_REGION": settings.s3_region,
     })
     optional = {"CITYLAKE_LANDING": settings.landing_location, "CITYLAKE_S3_ENDPOINT": settings.s3_endpoint,
-                "CITYLAKE_S3_ACCESS_KEY": settings.s3_access_key, "CITYLAKE_S3_SECRET_KEY": settings.s3_secret_key}
+                "CITYLAKE_S3_ACCESS_KEY": settings.s3_access_key, "CITYLAKE_S3_SECRET_KEY": settings.s3_secret_key,
+                "CITYLAKE_OPEN": settings.open_location, "CITYLAKE_RESTRICTED": settings.restricted_location,
+                "CITYLAKE_OPEN_BASE_URL": settings.open_base_url,
+                "CITYLAKE_KEEP_VERSIONS": str(settings.keep_versions),
+                "CITYLAKE_PSEUDONYM_KEY": settings.pseudonym_key}
     env.update({k: v for k, v in optional.items() if v})
     return env
