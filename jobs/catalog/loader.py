@@ -38,6 +38,7 @@ from jobs.catalog.model import (
     ShareAttribute,
     SourceSpec,
 )
+from jobs.catalog.open_loader import allowed_identifiers, generalization, open_codes, open_spec
 from jobs.errors import CatalogError, UnknownRuleError
 from jobs.rules.divisions import LEVELS as DIVISION_LEVELS
 from jobs.rules.specs import RULE_SPECS
@@ -50,6 +51,10 @@ class _Ctx:
 
     def __init__(self, file: Path, resource: str | None = None, field: str | None = None):
         self.file, self.resource, self.field = file, resource, field
+
+    def at(self, field: str) -> _Ctx:
+        """The same place, one field deeper."""
+        return _Ctx(self.file, self.resource, f"{self.field}.{field}" if self.field else field)
 
     def error(self, message: str, *, field: str | None = None, cls: type[CatalogError] = CatalogError) -> CatalogError:
         return cls(message, file=str(self.file), resource=self.resource, field=field or self.field)
@@ -132,9 +137,15 @@ def _item(raw: Any, ctx: _Ctx) -> DataItem:
     pii = ictx.choice(raw, "pii", PII_CLASSES, default="none")
     publish = ictx.choice(raw, "publish", PUBLISH_MODES, default="keep" if pii == "none" else "drop")
     if pii != "none" and publish == "keep":
-        raise ictx.error(f"personal data (pii: {pii}) cannot be published as is; use publish: mask or drop")
-    if publish == "mask" and pii in ("none", "free_text"):
-        raise ictx.error(f"no masking technique for pii: {pii}; use publish: drop")
+        raise ictx.error(f"personal data (pii: {pii}) cannot be published as is; "
+                         "use publish: mask, generalize, pseudonymize or drop")
+    if publish == "mask" and pii in ("none", "free_text", "pseudonym"):
+        raise ictx.error(f"no masking technique for pii: {pii}; use publish: drop or pseudonymize")
+    if publish == "pseudonymize" and pii == "free_text":
+        raise ictx.error("free text cannot be pseudonymised; use publish: drop")
+    generalize = generalization(raw.get("generalize"), typ, ictx.at("generalize"))
+    if (publish == "generalize") != bool(generalize):
+        raise ictx.error("publish: generalize and a 'generalize' mapping go together")
     formats = raw.get("formats") or ()
     if typ in ("date", "timestamp") and not formats:
         raise ictx.error(f"a {typ} item needs 'formats' (Spark datetime patterns)")
@@ -155,6 +166,8 @@ def _item(raw: Any, ctx: _Ctx) -> DataItem:
         description=ictx.opt(raw, "description", ""),
         examples=tuple(str(e) for e in raw.get("examples") or ()),
         sample=ictx.opt(raw, "sample", {}, dict),
+        generalize=generalize,
+        allow_identifiers=allowed_identifiers(raw.get("allow_identifiers"), ictx.at("allow_identifiers")),
     )
 
 
@@ -231,6 +244,7 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
         partition_by=partition_by,
         write_mode=write_mode,  # type: ignore[arg-type]
         sample=_Ctx(path, name, "sample").opt(data, "sample", {}, dict),
+        open=open_spec(data.get("open"), items, _Ctx(path, name, "open")),
         file=str(path),
     )
 
@@ -407,11 +421,12 @@ def _load(dirs: Iterable[Path], *, strict: bool) -> CatalogLoad:
             if res.name in resources:
                 fail(CatalogError(f"resource name also defined in {resources[res.name].file}",
                                   file=str(path), resource=res.name, field="name"))
-            elif res.code in codes:
-                fail(CatalogError(f"resource code {res.code} also used by {codes[res.code]}",
+            elif clash := next(((c, codes[c]) for c in open_codes(res) if c in codes), None):
+                fail(CatalogError(f"resource code {clash[0]} also used by {clash[1]}",
                                   file=str(path), resource=res.name, field="code"))
             else:
-                resources[res.name], codes[res.code] = res, res.name
+                resources[res.name] = res
+                codes.update({c: res.name for c in open_codes(res)})
     for res in list(resources.values()):
         unknown = [c for c in res.related if c not in codes]
         if unknown:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from jobs.catalog.opendata import OpenSpec
+
 ItemType = Literal["string", "integer", "decimal", "date", "timestamp", "boolean"]
 ITEM_TYPES: tuple[str, ...] = ("string", "integer", "decimal", "date", "timestamp", "boolean")
 
@@ -17,12 +19,18 @@ Severity = Literal["error", "warn"]
 SEVERITIES: tuple[str, ...] = ("error", "warn")
 
 #: PII classes (GB/T 37964 direct identifiers and sensitive free text); `none` is not personal.
-PiiClass = Literal["none", "name", "phone", "resident_id", "address", "free_text"]
-PII_CLASSES: tuple[str, ...] = ("none", "name", "phone", "resident_id", "address", "free_text")
+#: `pseudonym` is an account token or hash standing for a person: still personal information.
+PiiClass = Literal["none", "name", "phone", "resident_id", "address", "free_text", "pseudonym"]
+PII_CLASSES: tuple[str, ...] = ("none", "name", "phone", "resident_id", "address", "free_text", "pseudonym")
 
-#: What publishing does with a field: keep it, drop it (suppression) or mask it.
-PublishMode = Literal["keep", "drop", "mask"]
-PUBLISH_MODES: tuple[str, ...] = ("keep", "drop", "mask")
+#: What publishing does with a field (GB/T 37964 techniques): keep it, drop it (suppression), mask it,
+#: generalise it (see `DataItem.generalize`) or replace it by a keyed pseudonym (HMAC-SHA256).
+PublishMode = Literal["keep", "drop", "mask", "generalize", "pseudonymize"]
+PUBLISH_MODES: tuple[str, ...] = ("keep", "drop", "mask", "generalize", "pseudonymize")
+
+#: Identifier kinds the PII scanner looks for in published data; a field may allow some of them
+#: (e.g. a public service hotline) with `allow_identifiers`.
+IDENTIFIER_KINDS: tuple[str, ...] = ("resident_id", "mobile", "bank_card", "email")
 
 SHARE_TYPES: tuple[str, ...] = ("无条件共享", "有条件共享", "不予共享")
 OPEN_TYPES: tuple[str, ...] = ("无条件开放", "有条件开放", "不予开放")
@@ -65,6 +73,12 @@ class DataItem:
     examples: tuple[str, ...] = ()
     #: How the sample generator makes realistic values (see jobs/sample/generator.py); not a rule.
     sample: Mapping[str, object] = field(default_factory=dict)
+    #: `publish: generalize` only: {to: date|month|year|hour} for dates and times, {to: band, width: N}
+    #: for numbers (age 37 -> "30-39"), {to: round, digits: N} (coordinates), {to: prefix, length: N}
+    #: for hierarchical codes (a township code cut to its district).
+    generalize: Mapping[str, object] = field(default_factory=dict)
+    #: identifier kinds this field may publish (the PII scanner skips them here only)
+    allow_identifiers: tuple[str, ...] = ()
 
     @property
     def is_personal(self) -> bool:
@@ -203,6 +217,8 @@ class Resource:
     #: silver partition columns (items)
     partition_by: tuple[str, ...] = ()
     write_mode: WriteMode = "merge"
+    #: how the resource is opened: k-anonymity and aggregate tables (see jobs/catalog/opendata.py)
+    open: OpenSpec = field(default_factory=lambda: OpenSpec())
     #: Hints for the sample generator about the whole resource, e.g. `daily_rows` (rows a day at scale 1,
     #: from the city's reported volumes); not used by the pipeline.
     sample: Mapping[str, object] = field(default_factory=dict)
@@ -233,6 +249,13 @@ class Resource:
     def is_open(self) -> bool:
         """True when the resource may be published to the public open zone."""
         return self.open_type == "无条件开放"
+
+    @property
+    def zone(self) -> str | None:
+        """`open` (public), `restricted`, or None: the resource never leaves the lake."""
+        from jobs.catalog.opendata import ZONES
+
+        return ZONES[self.open_type]
 
 
 @dataclass(frozen=True)

@@ -1,55 +1,202 @@
-"""A scanner for personal identifiers in data about to be published.
+"""The PII gate: look at published values, not at the catalog's promises.
 
-It does not trust the catalog's masking: it looks at the values. Any string cell that contains an
-18-digit resident ID (or a legacy 15-digit one) or a mainland mobile number blocks the publish.
+Any value (strings, and numbers cast to strings) that contains a resident ID with a valid check
+digit, a mainland mobile number, a bank card number passing Luhn or an e-mail address, outside the
+fields the catalog allows, is a finding; so is any raw value of a canary person the sample generator
+planted. Tables are scanned by Spark in one aggregation (candidates by pattern; check digits then
+verified on the distinct candidates); files are scanned by reading each format back.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.io.frames import single_row
+from jobs.rules.identifiers import is_valid_resident_id_checksum
 
-#: Patterns of direct identifiers, without word boundaries a masked value would still satisfy.
-PATTERNS = {
-    "resident_id": (
-        r"(?<![0-9])[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])"
-    ),
+#: Candidate patterns; none needs word boundaries a masked value would still satisfy.
+PATTERNS: Mapping[str, str] = {
+    "resident_id": (r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+                    r"[0-9]{3}[0-9Xx](?![0-9])"),
     "mobile": r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])",
+    "bank_card": r"(?<![0-9])(?:62|4[0-9]|5[1-5])[0-9]{14,17}(?![0-9])",
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
 }
+COMPILED = {k: re.compile(p) for k, p in PATTERNS.items()}
+#: kinds whose candidates are checked by a check digit before they count
+CHECKED = ("resident_id", "bank_card")
+MAX_CANDIDATES = 200
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def is_identifier(kind: str, candidate: str) -> bool:
+    """True when a pattern candidate really is one (check digit / Luhn verified)."""
+    if kind == "resident_id":
+        return is_valid_resident_id_checksum(candidate.upper())
+    if kind == "bank_card":
+        return luhn_ok(candidate)
+    return True
 
 
 @dataclass(frozen=True)
 class Finding:
+    """`count` values of `kind` in `column` of `where` (a table or a file), with an example, masked."""
+
+    where: str
     column: str
     kind: str
     count: int
+    example: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.column} ({self.count} {self.kind}, e.g. {self.example})"
+
+
+def _mask(value: str) -> str:
+    return value[:3] + "*" * max(len(value) - 5, 1) + value[-2:] if len(value) > 5 else "***"
+
+
+def find_identifiers(text: str) -> list[tuple[str, str]]:
+    """(kind, value) of every verified identifier in `text`."""
+    return [(kind, m.group(0)) for kind, rx in COMPILED.items() for m in rx.finditer(text)
+            if is_identifier(kind, m.group(0))]
 
 
 def scan_text(text: str) -> list[str]:
-    """Kinds of identifiers found in one string (for files and tests)."""
-    return [kind for kind, pattern in PATTERNS.items() if re.search(pattern, text)]
+    """Kinds of identifiers found in one string."""
+    return sorted({kind for kind, _ in find_identifiers(text)})
 
 
-def scan_frame(df: DataFrame) -> list[Finding]:
-    """Count cells per string column that contain an identifier, in one aggregation."""
-    string_cols = [f.name for f in df.schema.fields if isinstance(f.dataType, T.StringType)]
-    if not string_cols:
+class _Tally:
+    """Counts findings per (column, kind) while values stream past."""
+
+    def __init__(self, where: str, allowed: Mapping[str, Sequence[str]], canaries: Sequence[str]):
+        self.where, self.allowed, self.canaries = where, allowed, [c for c in canaries if c]
+        self.counts: dict[tuple[str, str], list] = {}
+
+    def add(self, column: str, value: object) -> None:
+        if value is None or value == "":
+            return
+        text = str(value)
+        allowed = self.allowed.get(column, ())
+        for kind, found in find_identifiers(text):
+            if kind not in allowed:
+                self._hit(column, kind, found)
+        for canary in self.canaries:
+            if canary in text:
+                self._hit(column, "canary", canary)
+
+    def _hit(self, column: str, kind: str, value: str) -> None:
+        entry = self.counts.setdefault((column, kind), [0, _mask(value)])
+        entry[0] += 1
+
+    def findings(self) -> list[Finding]:
+        return [Finding(self.where, c, k, n, ex) for (c, k), (n, ex) in sorted(self.counts.items())]
+
+
+def scan_rows(rows: Iterable[Sequence[object]], columns: Sequence[str], *, where: str,
+              allowed: Mapping[str, Sequence[str]] | None = None, canaries: Sequence[str] = ()) -> list[Finding]:
+    """Findings in rows of values (a file read back, a preview)."""
+    tally = _Tally(where, allowed or {}, canaries)
+    for row in rows:
+        for column, value in zip(columns, row, strict=False):
+            tally.add(column, value)
+    return tally.findings()
+
+
+def _file_rows(path: Path, fmt: str) -> tuple[list[str], Iterator[Sequence[object]]]:
+    if fmt == "CSV":
+        reader = csv.reader(io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline=""))
+        return next(reader, []), reader
+    if fmt == "JSON":
+        import json
+
+        records = json.loads(path.read_text(encoding="utf-8"))
+        columns = sorted({k for r in records for k in r})
+        return columns, iter([[r.get(c) for c in columns] for r in records])
+    if fmt == "Parquet":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+
+        def batches() -> Iterator[Sequence[object]]:
+            for batch in pf.iter_batches(batch_size=65536):
+                yield from zip(*(col.to_pylist() for col in batch.columns), strict=True)
+        return names, batches()
+    if fmt == "XLSX":
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True)
+
+        def cells() -> Iterator[Sequence[object]]:
+            for ws in wb.worksheets:
+                yield from ws.iter_rows(min_row=2, values_only=True)
+            wb.close()
+        header = [str(c) for c in next(wb.worksheets[0].iter_rows(max_row=1, values_only=True))]
+        return header, cells()
+    raise ValueError(f"no reader for {fmt}")
+
+
+def scan_file(path: Path, fmt: str, *, allowed: Mapping[str, Sequence[str]] | None = None,
+              canaries: Sequence[str] = ()) -> list[Finding]:
+    """Findings in one published file, read back in its own format (CSV, JSON, Parquet, XLSX).
+
+    `allowed` is keyed by the file's column labels (Chinese titles in CSV/XLSX, names otherwise).
+    """
+    columns, rows = _file_rows(path, fmt)
+    return scan_rows(rows, columns, where=path.name, allowed=allowed, canaries=canaries)
+
+
+def scan_frame(df: DataFrame, *, where: str = "table", allowed: Mapping[str, Sequence[str]] | None = None,
+               canaries: Sequence[str] = ()) -> list[Finding]:
+    """Findings in a table: one aggregation counts candidates per column and kind; the check digits of
+    resident IDs and card numbers are then verified on up to 200 distinct candidates per column."""
+    allowed = allowed or {}
+    scanned = [f.name for f in df.schema.fields
+               if isinstance(f.dataType, T.StringType | T.NumericType | T.DateType | T.TimestampType)]
+    if not scanned:
         return []
-    aggs = [
-        F.count_if(F.col(f"`{c}`").rlike(p)).alias(f"{c}\u0000{kind}")
-        for c in string_cols
-        for kind, p in PATTERNS.items()
-    ]
-    row = single_row(df.agg(*aggs))
+    text = {c: F.col(f"`{c}`").cast("string") for c in scanned}
+    aggs = []
+    for c in scanned:
+        aggs += [F.count_if(text[c].rlike(p)).alias(f"{c}\u0000{kind}")
+                 for kind, p in PATTERNS.items() if kind not in allowed.get(c, ())]
+        aggs += [F.count_if(text[c].contains(v)).alias(f"{c}\u0000canary\u0000{n}")
+                 for n, v in enumerate(canaries) if v]
+    counts = single_row(df.agg(*aggs)).asDict()
     findings = []
-    for key, count in row.asDict().items():
-        if count:
-            column, kind = key.split("\u0000")
-            findings.append(Finding(column, kind, int(count)))
-    return findings
+    for key, count in counts.items():
+        if not count:
+            continue
+        column, kind = key.split("\u0000")[:2]
+        example = canaries[int(key.split("\u0000")[2])] if kind == "canary" else ""
+        if kind in CHECKED:
+            candidates = (df.select(F.explode(F.regexp_extract_all(text[column], F.lit(PATTERNS[kind]), 0)).alias("v"))
+                          .distinct().limit(MAX_CANDIDATES).collect())
+            verified = [r.v for r in candidates if is_identifier(kind, r.v)]
+            if not verified:
+                continue
+            example = verified[0]
+        elif not example:
+            first = df.select(F.regexp_extract(text[column], PATTERNS[kind], 0).alias("v")) \
+                .where(F.col("v") != "").first()
+            example = first.v if first else ""
+        findings.append(Finding(where, column, kind, int(count), _mask(example)))
+    return sorted(findings, key=lambda f: (f.column, f.kind))

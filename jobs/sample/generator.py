@@ -4,6 +4,9 @@ Everything comes from the catalog, so a new resource needs YAML, never Python: v
 types, rules, PII classes and optional `sample` hints (`jobs.sample.kinds` lists the hint kinds), the
 file from `source` (`jobs.sample.writers`: csv, jsonl or xlsx, encoding, header labels, Excel layout).
 
+Every 97th row carries a canary person's valid raw identifiers (`jobs.sample.canaries`), which the
+publish step's PII gate must never find in published data.
+
 About 1 % of rows get one defect each, from the classes in `DEFECTS` the resource makes possible; the
 generator returns them with the line number the reader will give the record, so tests can check that
 each ends in quarantine with the rule the table names, and nothing else does.
@@ -27,6 +30,7 @@ from jobs.errors import CatalogError
 from jobs.io.excel import java_to_strftime
 from jobs.rules import divisions
 from jobs.sample import values
+from jobs.sample.canaries import plant
 from jobs.sample.kinds import RowMaker, render, rule_of
 from jobs.sample.writers import WRITERS, first_data_line
 
@@ -173,6 +177,10 @@ def make_rows(resource: Resource, *, day: date, rows: int, seed: int = 12345, de
     rng = random.Random(f"{seed}:{resource.name}:{day.isoformat()}")
     maker = RowMaker(resource, day, rng)
     data = [maker.row(n) for n in range(1, rows + 1)]
+    personal = {i.name: i.pii for i in resource.items if i.pii in ("name", "resident_id", "phone")}
+    if personal:
+        for n, row in enumerate(data, start=1):
+            plant(row, personal, n)
     classes = [(kind, item) for kind, item in applicable(resource).items() for _ in range(DEFECTS[kind].weight)]
     n_defects = min(max(len(classes), round(rows * defect_rate)), max(rows - 1, 0)) if classes and defect_rate else 0
     picked = sorted(rng.sample(range(1, rows), n_defects)) if n_defects else []

@@ -2,7 +2,8 @@
 
 `drop` suppresses the column; `mask` applies the common mask of the field's PII class
 (GB/T 37964 masking): a name keeps its surname, a mobile keeps 3 + 4 digits, a resident ID keeps
-its six-digit division prefix, an address is cut before the house number.
+its six-digit division prefix, an address is cut before the house number; `generalize` and
+`pseudonymize` are in their own modules.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.catalog.model import DataItem, Resource
+from jobs.transforms.generalize import describe, generalize
+from jobs.transforms.pseudonym import pseudonymize
 
 
 def mask_name(value: Column) -> Column:
@@ -44,13 +47,17 @@ def mask_address(value: Column) -> Column:
 MASKS = {"name": mask_name, "phone": mask_phone, "resident_id": mask_resident_id, "address": mask_address}
 
 
-def open_column(item: DataItem) -> Column | None:
+def open_column(item: DataItem, *, pseudonym_key: str | None = None) -> Column | None:
     """The published form of one item, or None when it is suppressed."""
     if item.publish == "drop":
         return None
     col = F.col(item.name)
     if item.publish == "mask":
         return MASKS[item.pii](col.cast("string")).alias(item.name)
+    if item.publish == "generalize":
+        return generalize(col, item.generalize).alias(item.name)
+    if item.publish == "pseudonymize":
+        return pseudonymize(col, pseudonym_key).alias(item.name)
     return col
 
 
@@ -60,10 +67,14 @@ def technique(item: DataItem) -> str:
         return "suppression"
     if item.publish == "mask":
         return f"masking ({item.pii})"
+    if item.publish == "generalize":
+        return describe(item.generalize)
+    if item.publish == "pseudonymize":
+        return "pseudonymisation (HMAC-SHA256, keyed)"
     return "none"
 
 
-def to_open(silver: DataFrame, resource: Resource) -> DataFrame:
-    """Silver rows -> open rows: PII masked or dropped, lineage reduced to the update time."""
-    cols = [c for c in (open_column(i) for i in resource.items) if c is not None]
+def to_open(silver: DataFrame, resource: Resource, *, pseudonym_key: str | None = None) -> DataFrame:
+    """Silver rows -> open rows: each field de-identified as declared, lineage reduced to the update time."""
+    cols = [c for c in (open_column(i, pseudonym_key=pseudonym_key) for i in resource.items) if c is not None]
     return silver.select(*cols, F.col("_ingested_at").alias("data_updated_at"))
