@@ -59,6 +59,25 @@ def export_sensor(resource: Resource, cycle: str) -> ExportSensor:
                         poke_interval=policy.poke_seconds, timeout=policy.timeout_seconds, soft_fail=True)
 
 
+PSEUDONYM_CONNECTION = "citylake_pseudonym"
+
+
+def _settings_with_secrets():  # noqa: ANN202
+    """Settings from the environment, with the pseudonymisation key from the Airflow connection
+    `citylake_pseudonym` (its password) when one is defined; it is never logged or put in XCom."""
+    from dataclasses import replace
+
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    settings = load_settings()
+    try:
+        key = Connection.get(PSEUDONYM_CONNECTION).password
+    except AirflowNotFoundException:
+        return settings
+    return replace(settings, pseudonym_key=key) if key else settings
+
+
 def _step(name: str, resource: str):  # noqa: ANN202
     """Run one step; bad data fails the task at once (retries are for infrastructure, not for data)."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -66,8 +85,9 @@ def _step(name: str, resource: str):  # noqa: ANN202
     from jobs import steps
     from jobs.errors import BadData
 
+    kwargs = {"settings": _settings_with_secrets()} if name == "publish" else {}
     try:
-        return getattr(steps, name)(resource)
+        return getattr(steps, name)(resource, **kwargs)
     except BadData as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 

@@ -55,3 +55,12 @@ def versions_in(keys: list[str], name: str) -> list[int]:
         if (m := VERSION_RX.match(head)) and key.startswith(base):
             found.add(int(m.group(1)))
     return sorted(found)
+
+
+def fields_file(name: str, version: int, code: str) -> str:
+    """The version's field dictionary (数据字典)."""
+    return f"{version_prefix(name, version)}/{code_stem(code)}_fields.csv"
+
+
+def latest_fields(name: str, code: str) -> str:
+    return f"datasets/{name}/latest/{code_stem(code)}_fields.csv"

@@ -34,7 +34,7 @@ def rebuild(store: ObjectStore, *, base_url: str, now: datetime) -> list[OpenDat
     records = load_records(store)
     store.put_bytes(to_json(records).encode("utf-8"), layout.CATALOG_JSON,
                     content_type="application/json; charset=utf-8")
-    store.put_bytes(dumps(build_catalog(records, base_url=base_url, issued=now.date().isoformat())).encode("utf-8"),
+    store.put_bytes(dumps(build_catalog(records, base_url=base_url)).encode("utf-8"),
                     layout.CATALOG_JSONLD, content_type="application/ld+json; charset=utf-8")
     build_portal(records, store, generated_at=now.strftime("%Y-%m-%d %H:%M:%S"))
     return records

@@ -26,6 +26,10 @@ ROWS = 300
 EXPECTED_RULE = {kind: defect.rule for kind, defect in DEFECTS.items()}
 
 
+def latest_csv(settings):
+    return settings.open_files / "datasets" / "citizen_appeals" / "latest" / "510100_1101-00001.csv"
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, spark, catalog, settings_for):
     """One full run of the appeals resource, shared by the assertions below."""
@@ -90,15 +94,17 @@ def test_no_raw_phone_or_id_reaches_open_table_or_csv(published, spark):
     assert "appellant_id_no" not in open_df.columns and "content" not in open_df.columns
     values = {v for r in open_df.collect() for v in r.asDict().values() if isinstance(v, str)}
     assert not values & (phones | ids | names)
-    text = (settings.open_files / "citizen_appeals" / "citizen_appeals.csv").read_text(encoding="utf-8-sig")
+    text = latest_csv(settings).read_text(encoding="utf-8-sig")
     assert not any(p in text for p in phones | ids)
     assert "****" in text
-    assert result["publish"]["rows"] == open_df.count() == ROWS - len(export.defects)
+    detail = result["publish"]["tables"]["citizen_appeals"]
+    assert detail["rows"] == open_df.count()
+    assert detail["rows"] + detail["suppressed"] == ROWS - len(export.defects)  # k-anonymity, counted
 
 
 def test_csv_opens_in_excel_encoding(published):
     settings, res, _, _ = published
-    raw = (settings.open_files / "citizen_appeals" / "citizen_appeals.csv").read_bytes()
+    raw = latest_csv(settings).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
     assert rows[0][0] == "工单编号" and "诉求人姓名" in rows[0] and "身份证号码" not in rows[0]
@@ -108,7 +114,7 @@ def test_open_catalog_row(published, spark):
     settings, res, _, _ = published
     row = delta.read(spark, settings.table_path("open", "catalog")).where(F.col("code") == res.code).first()
     assert row.title == "市民诉求工单" and row.open_type == "无条件开放" and row.update_cycle == "每日"
-    fields = {f["name"]: f["deidentification"] for f in json.loads(row.fields)}
+    fields = {f["name"]: f["deidentification"] for f in row.fields}
     assert fields["appellant_phone"] == "masking (phone)" and "appellant_id_no" not in fields
 
 
@@ -117,7 +123,7 @@ def test_open_table_reads_without_a_jvm(published):
 
     settings, _, export, _ = published
     frame = DeltaTable(str(settings.table_path("open", "citizen_appeals"))).to_pandas()
-    assert len(frame) == ROWS - len(export.defects)
+    assert len(frame) == published[3]["publish"]["tables"]["citizen_appeals"]["rows"] > 0
     assert frame["appellant_phone"].str.contains(r"^\d{3}\*{4}\d{4}$").all()
 
 
@@ -176,7 +182,8 @@ def test_failed_error_expectation_blocks_publish(lake, spark, appeals):
     settings = replace(lake, expectations_dir=lake.home / "exp")
     silver, open_ = settings.table_path("silver", "citizen_appeals"), settings.table_path("open", "citizen_appeals")
     write_export(appeals, settings.landing, day=DAY, rows=3, defect_rate=0)
-    assert run("citizen_appeals", settings=settings, now=NOW)["publish"]["rows"] == 3
+    first = run("citizen_appeals", settings=settings, now=NOW)["publish"]["tables"]["citizen_appeals"]
+    assert first["rows"] + first["suppressed"] == 3
     versions = delta.version(spark, silver), delta.version(spark, open_)
 
     write_export(appeals, settings.landing, day=date(2026, 11, 27), rows=20, defect_rate=0)

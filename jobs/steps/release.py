@@ -1,0 +1,183 @@
+"""Release one open table version into its zone: Delta table, downloads, PII gate, `latest/`, record.
+
+The order makes a leak withdrawable: the new table version and its files are published first, then the
+PII gate reads back everything published; a hit restores the table to its previous version, deletes the
+new version's files and raises — `latest/`, the record and so the catalog, API and portal still show the
+previous version. Only a clean version moves `latest/` and the record, and old versions are pruned.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame
+
+from jobs.catalog.model import UPDATE_CYCLES, Department, Resource
+from jobs.errors import PersonalDataLeak
+from jobs.io import delta
+from jobs.io.objects import LocalStore, ObjectStore
+from jobs.publish import layout, site
+from jobs.publish.downloads import OutColumn, write_downloads
+from jobs.publish.field_dictionary import write_field_dictionary
+from jobs.publish.records import MEDIA_TYPES, ChartSpec, DatasetKind, Distribution, FieldInfo, OpenDataset, Publisher
+from jobs.publish.scanner import Finding, scan_file, scan_frame
+from jobs.steps.runtime import Runtime, log
+
+PREVIEW_ROWS = {"detail": 20, "aggregate": 500}
+
+
+@dataclass(frozen=True)
+class OpenTable:
+    """One table a resource publishes: its detail table or one of its aggregates."""
+
+    name: str
+    code: str
+    title: str
+    title_en: str
+    summary: str
+    kind: DatasetKind
+    frame: DataFrame
+    order_by: tuple[str, ...]
+    fields: tuple[FieldInfo, ...]
+    #: identifier kinds the PII gate accepts per column (by name)
+    allowed: Mapping[str, tuple[str, ...]]
+    #: what the content derives from (the silver version), stored in the Delta commit
+    lineage: str
+    chart: ChartSpec | None = None
+    #: fields of the source left out of the table (stated in the field dictionary as suppressed)
+    suppressed_fields: tuple[FieldInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class Released:
+    name: str
+    status: str  # published | unchanged | withdrawn
+    version: int
+    rows: int
+    dataset: OpenDataset | None = None
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _restore(rt: Runtime, path: Path, previous: int | None) -> None:
+    if previous is None:
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        rt.spark.sql(f"RESTORE TABLE delta.`{path}` TO VERSION AS OF {previous}")
+
+
+def _scan_published(rt: Runtime, table: OpenTable, path: Path, store: ObjectStore, keys: Mapping[str, str],
+                    scratch: Path, canaries: Sequence[str]) -> list[Finding]:
+    """Read back the open table and every file as stored, and look for identifiers."""
+    findings = scan_frame(delta.read(rt.spark, path), where=f"table {table.name}", allowed=table.allowed,
+                          canaries=canaries)
+    titles = {f.name: f.title for f in table.fields}
+    by_label = {**table.allowed, **{titles[c]: kinds for c, kinds in table.allowed.items() if c in titles}}
+    for fmt, key in keys.items():
+        if isinstance(store, LocalStore):
+            local = store.path(key)
+        else:
+            local = scratch / f"readback-{Path(key).name}"
+            local.write_bytes(store.read_bytes(key))
+        findings += scan_file(local, fmt, allowed=by_label, canaries=canaries)
+    return findings
+
+
+def release(rt: Runtime, res: Resource, dept: Department, table: OpenTable, store: ObjectStore, zone: str, *,
+            canaries: Sequence[str] = ()) -> Released:
+    """Publish `table` as a new version in `store` (zone `zone`), or leave it when nothing changed.
+
+    Raises:
+        PersonalDataLeak: the PII gate found identifiers in what was published; the version is withdrawn.
+    """
+    spark, settings = rt.spark, rt.settings
+    path = settings.table_path(zone, table.name)
+    if delta.exists(spark, path) and delta.last_user_metadata(spark, path) == table.lineage \
+            and store.exists(layout.record_key(table.name)):
+        log.info("publish %s: %s.%s is already built from silver as it is", res.name, zone, table.name)
+        return Released(table.name, "unchanged", delta.version(spark, path), delta.read(spark, path).count())
+    previous = delta.version(spark, path) if delta.exists(spark, path) else None
+    delta.overwrite(table.frame, path, user_metadata=table.lineage)
+    version = delta.version(spark, path)
+    published = delta.read(spark, path)
+    titles = {f.name: f.title for f in table.fields}
+    columns = [OutColumn(f.name, titles.get(f.name, f.name), f.dataType.simpleString()) for f in published.schema]
+    preview: list[dict[str, Any]] = []
+    names = [c.name for c in columns]
+
+    def rows() -> Iterator[tuple]:
+        for row in published.orderBy(*table.order_by).toLocalIterator(prefetchPartitions=True):
+            values = tuple(row)
+            if len(preview) < PREVIEW_ROWS[table.kind]:
+                preview.append({n: _json_value(v) for n, v in zip(names, values, strict=True)})
+            yield values
+
+    with tempfile.TemporaryDirectory(prefix="citylake-publish-") as tmp:
+        scratch = Path(tmp)
+        written = write_downloads(rows(), columns, scratch / "files", f"{layout.code_stem(table.code)}_"
+                                  f"{rt.now:%Y%m%d}", sheet_title=table.title)
+        keys = {w.format: layout.version_file(table.name, version, table.code, rt.now, w.format) for w in written}
+        for w in written:
+            store.put_file(w.path, keys[w.format], content_type=MEDIA_TYPES[w.format], sha256=w.sha256)
+        dictionary = write_field_dictionary(table.fields, table.suppressed_fields, scratch / "fields.csv")
+        store.put_file(dictionary, layout.fields_file(table.name, version, table.code),
+                       content_type="text/csv; charset=utf-8")
+        manifest = [{"format": w.format, "file": Path(keys[w.format]).name, "size": w.size, "sha256": w.sha256,
+                     "rows": w.rows} for w in written]
+        store.put_bytes(json.dumps({"dataset": table.name, "code": table.code, "version": version,
+                                    "published_at": rt.now.isoformat(), "files": manifest},
+                                   ensure_ascii=False, indent=1).encode("utf-8"),
+                        f"{layout.version_prefix(table.name, version)}/manifest.json",
+                        content_type="application/json; charset=utf-8")
+        findings = _scan_published(rt, table, path, store, keys, scratch, canaries)
+    if findings:
+        store.delete_prefix(layout.version_prefix(table.name, version) + "/")
+        _restore(rt, path, previous)
+        raise PersonalDataLeak(
+            f"{res.name}: personal identifiers in published {zone}.{table.name} version {version}, which was "
+            f"withdrawn (the previous version stays served): " + "; ".join(str(f) for f in findings[:10]))
+    rows_published = written[0].rows
+    for w in written:
+        store.copy(keys[w.format], layout.latest_file(table.name, table.code, w.format))
+    store.copy(layout.fields_file(table.name, version, table.code), layout.latest_fields(table.name, table.code))
+    dataset = OpenDataset(
+        name=table.name, code=table.code, title=table.title, title_en=table.title_en, summary=table.summary,
+        publisher=Publisher(key=dept.key, code=dept.code, name=dept.name, name_en=dept.name_en),
+        theme=res.theme, open_type=res.open_type, update_cycle=res.update_cycle,
+        update_cycle_zh=UPDATE_CYCLES[res.update_cycle], kind=table.kind, source=res.name,
+        issued=res.published or rt.now.date().isoformat(), modified=rt.now.isoformat(timespec="seconds"),
+        version=version, rows=rows_published, fields=table.fields,
+        distributions=tuple(Distribution(
+            format=w.format, media_type=MEDIA_TYPES[w.format], file_name=Path(keys[w.format]).name,
+            path=keys[w.format], latest_path=layout.latest_file(table.name, table.code, w.format),
+            size=w.size, sha256=w.sha256, rows=w.rows) for w in written),
+        keywords=tuple(k for k in (res.theme, *(res.classification.path.split(" / ") if res.classification else ()))
+                       if k),
+        preview=tuple(preview), chart=table.chart, table=str(path))
+    site.write_record(store, dataset)
+    _prune(store, table.name, keep=settings.keep_versions)
+    log.info("publish %s: %s.%s version %d, %d rows, files in %s", res.name, zone, table.name, version,
+             rows_published, store.url(layout.version_prefix(table.name, version)))
+    return Released(table.name, "published", version, rows_published, dataset)
+
+
+def _prune(store: ObjectStore, name: str, *, keep: int) -> None:
+    versions = layout.versions_in(store.list(layout.dataset_prefix(name)), name)
+    for old in versions[:-keep] if keep > 0 else []:
+        store.delete_prefix(layout.version_prefix(name, old) + "/")
