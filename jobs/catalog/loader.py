@@ -216,9 +216,15 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
     source_raw = data.get("source") or {}
     if not isinstance(share_raw, dict) or not isinstance(source_raw, dict):
         raise ctx.error("'share' and 'source' must be mappings")
+    code = ctx.req(data, "code")
+    opened = open_spec(data.get("open"), items, _Ctx(path, name, "open"))
+    agg_codes = [a.code for a in opened.aggregates]
+    if code in agg_codes or len(set(agg_codes)) != len(agg_codes):
+        raise ctx.error(f"resource code {code} also used by {name}'s own aggregates; each table needs its own code",
+                        field="open.aggregates")
     return Resource(
         name=name,
-        code=ctx.req(data, "code"),
+        code=code,
         title=ctx.req(data, "title"),
         title_en=ctx.req(data, "title_en"),
         provider=provider,
@@ -244,7 +250,7 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
         partition_by=partition_by,
         write_mode=write_mode,  # type: ignore[arg-type]
         sample=_Ctx(path, name, "sample").opt(data, "sample", {}, dict),
-        open=open_spec(data.get("open"), items, _Ctx(path, name, "open")),
+        open=opened,
         file=str(path),
     )
 

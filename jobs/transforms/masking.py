@@ -41,7 +41,8 @@ def mask_resident_id(value: Column) -> Column:
 
 def mask_address(value: Column) -> Column:
     """Keep the text up to the street / road / township name and drop the house number."""
-    return F.regexp_extract(value, r"^(.*?(街道|路|街|镇|乡))", 1)
+    # a sub-district (街道) wins over a street name inside it: 浆洗街街道 is cut after 街道, not after 浆洗街
+    return F.regexp_extract(value, r"^(.*?街道|.*?(路|街|镇|乡))", 1)
 
 
 MASKS = {"name": mask_name, "phone": mask_phone, "resident_id": mask_resident_id, "address": mask_address}

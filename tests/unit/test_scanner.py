@@ -1,12 +1,50 @@
-from jobs.publish.scanner import scan_text
+"""The PII gate's eyes: which values count as identifiers, in text and in each published file format."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from jobs.publish.downloads import OutColumn, write_downloads
+from jobs.publish.scanner import luhn_ok, scan_file, scan_rows, scan_text
+from jobs.sample.canaries import CANARIES, canary_values
 
 
 def test_finds_raw_identifiers():
     assert scan_text("身份证 11010519491231002X 已登记") == ["resident_id"]
     assert scan_text("电话13812345678") == ["mobile"]
+    assert scan_text("卡号 6222020000000000000 已绑定") == ["bank_card"]
+    assert scan_text("邮箱 zhang.san@example.com.cn") == ["email"]
 
 
-def test_masked_values_are_clean():
-    assert scan_text("138****5678") == []
-    assert scan_text("510104************") == []
-    assert scan_text("GD2026112600000001") == []
+def test_check_digits_decide():
+    assert scan_text("11010519491231002X") == ["resident_id"]
+    assert scan_text("110105194912310021") == []  # right shape, wrong check digit
+    assert luhn_ok("6222020000000000000") and not luhn_ok("6222020000000000001")
+    assert scan_text("6222020000000000001") == []
+
+
+def test_masked_and_ordinary_values_are_clean():
+    for text in ("138****5678", "510104************", "GD2026112600000001", "张**", "12345热线", "2026-11-26 13:00",
+                 "E3002", "91350100M000100Y43", "ghijklmnopabcdef" * 4):
+        assert scan_text(text) == [], text
+
+
+def test_allowed_fields_and_canaries():
+    rows = [("市政务服务中心", "13800000000"), (CANARIES[0].name + "来电", "")]
+    found = scan_rows(rows, ["name", "hotline"], where="t", allowed={"hotline": ["mobile"]}, canaries=canary_values())
+    assert [(f.column, f.kind, f.count) for f in found] == [("name", "canary", 1)]
+    assert "13800000000" not in str(found) and CANARIES[0].name not in found[0].example  # examples are masked
+
+
+COLUMNS = [OutColumn("id", "编号", "string"), OutColumn("note", "备注", "string"),
+           OutColumn("amount", "金额", "decimal(12,2)"), OutColumn("n", "数量", "bigint")]
+
+
+def test_every_format_is_read_back(tmp_path):
+    rows = [("A1", "联系 13912345678", Decimal("12.50"), 1), ("A2", "无", Decimal("3.00"), 13800000000)]
+    files = write_downloads(iter(rows), COLUMNS, tmp_path, "t")
+    for f in files:
+        kinds = {(x.column, x.kind) for x in scan_file(f.path, f.format)}
+        label = "备注" if f.format in ("CSV", "XLSX") else "note"
+        count = "数量" if f.format in ("CSV", "XLSX") else "n"
+        assert kinds == {(label, "mobile"), (count, "mobile")}, f.format  # numbers are scanned as text too
