@@ -7,9 +7,11 @@ as a data engineer would debug a DAG; its log goes to a file and its tail is sho
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -44,8 +46,14 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
     """Deliver a day's sample exports of every resource, run every department's DAG with `airflow dags
     test`, and return the summary (with the scorecard and the correction files)."""
     if fresh:
-        for folder in (settings.landing, settings.lake, settings.open_files, settings.home / "corrections"):
+        for folder in (settings.landing, settings.lake, settings.open_files, settings.home / "restricted",
+                       settings.home / "corrections"):
             shutil.rmtree(folder, ignore_errors=True)
+    if not settings.pseudonym_key:
+        # A throwaway key, handed to Airflow through the environment only: pseudonyms of this demo cannot be
+        # linked to any other run's. Production sets CITYLAKE_PSEUDONYM_KEY or the connection citylake_pseudonym.
+        settings = replace(settings, pseudonym_key=secrets.token_urlsafe(32))
+        print("pseudonymisation: a throwaway key for this demo (set CITYLAKE_PSEUDONYM_KEY to keep one)")
     catalog = load_catalog(settings.catalog_dirs)
     resources = [r for _, r in sorted(catalog.resources.items())]
     for d in deliver_samples(resources, settings=settings, start_day=day, scale=scale, min_rows=DEMO_MIN_ROWS):

@@ -13,7 +13,7 @@ from jobs.settings import Settings
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-ZONES = ("bronze", "audit", "silver", "quarantine", "open", "ops")
+ZONES = ("bronze", "audit", "silver", "quarantine", "open", "restricted", "ops")
 
 
 def register_tables(spark: SparkSession, settings: Settings) -> list[str]:

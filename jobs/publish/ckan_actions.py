@@ -18,7 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.publish import ckan_packages as pk
-from jobs.publish.ckan_params import NotFound, SearchQueryError, boolean, integer, invalid, require, string_list, text
+from jobs.publish.ckan_params import (
+    NotFound,
+    SearchQueryError,
+    boolean,
+    integer,
+    invalid,
+    json_value,
+    require,
+    string_list,
+    text,
+)
 from jobs.publish.records import OpenDataset
 
 SEARCH_ROWS_DEFAULT = 10
@@ -159,7 +169,7 @@ def _parse(query: str, *, what: str) -> list[_Term]:
 def _field_matches(values: tuple[str, ...], term: _Term) -> bool:
     if term.substring:
         folded = [v.casefold() for v in values]
-        return any(w.casefold() in v for w in term.values for v in folded)
+        return any(w.rstrip("*").casefold() in v for w in term.values for v in folded)
     for w in term.values:
         if w == "*":
             if values:
@@ -210,13 +220,16 @@ def _matcher(q: str, fq: list[str], catalog: Catalog) -> Callable[[SearchDoc], f
     return score
 
 
-def _sort_spec(sort: str, allowed: Iterable[str]) -> list[tuple[str, bool]]:
+def _sort_spec(sort: str, allowed: Iterable[str], *, lenient: bool = False) -> list[tuple[str, bool]]:
+    """``field asc|desc`` pairs; Solr (package_search) needs the direction, group lists default to asc."""
     spec: list[tuple[str, bool]] = []
     allowed = set(allowed)
     for part in (p.strip() for p in sort.split(",")):
         if not part:
             continue
         words = part.split()
+        if lenient and len(words) == 1:
+            words.append("asc")
         if len(words) != 2 or words[1].lower() not in ("asc", "desc"):
             raise SearchQueryError(f"sort: {part!r} is not '<field> asc|desc'")
         if words[0] not in allowed:
@@ -277,7 +290,7 @@ def package_search(catalog: Catalog, params: Mapping[str, Any]) -> dict[str, Any
     """Search datasets. Parameters: q, fq, fq_list, sort, rows, start, facet, facet.field, facet.limit,
     facet.mincount."""
     q = text(params, "q").strip()
-    fq = [text(params, "fq")] + (string_list(params, "fq_list") if "fq_list" in params else [])
+    fq = [text(params, "fq"), *_fq_list(params)]
     sort = text(params, "sort").strip() or DEFAULT_SORT
     rows = integer(params, "rows", SEARCH_ROWS_DEFAULT, maximum=SEARCH_ROWS_MAX)
     start = integer(params, "start", 0)
@@ -287,9 +300,7 @@ def package_search(catalog: Catalog, params: Mapping[str, Any]) -> dict[str, Any
     scores = dict(scored)
     names = [n for n, _ in scored]
     for field, descending in reversed(spec):  # stable sorts, last key first
-        key: Callable[[str], Any] = ((lambda n: scores[n]) if field == "score"
-                                     else (lambda n, f=_SORTABLE[field]: f(catalog.packages[n])))
-        names.sort(key=key, reverse=descending)
+        names.sort(key=_package_key(field, scores, catalog), reverse=descending)
     facet_fields = string_list(params, "facet.field") or []
     facets: dict[str, dict[str, int]] = {}
     search_facets: dict[str, dict[str, Any]] = {}
@@ -298,6 +309,27 @@ def package_search(catalog: Catalog, params: Mapping[str, Any]) -> dict[str, Any
         facets, search_facets = _facets(names, catalog, facet_fields, limit, integer(params, "facet.mincount", 1))
     return {"count": len(names), "sort": sort, "facets": facets, "search_facets": search_facets,
             "results": [catalog.packages[n] for n in names[start:start + rows]]}
+
+
+def _fq_list(params: Mapping[str, Any]) -> list[str]:
+    value = json_value(params, "fq_list")
+    if value is None or value == "":
+        return []
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) for v in items):
+        raise invalid("fq_list", "Must be a list of strings")
+    return items
+
+
+def _package_key(field: str, scores: Mapping[str, float], catalog: Catalog) -> Callable[[str], Any]:
+    if field == "score":
+        return scores.__getitem__
+    value_of = _SORTABLE[field]
+
+    def key(name: str) -> Any:
+        return value_of(catalog.packages[name])
+
+    return key
 
 
 def _facet_limit(params: Mapping[str, Any]) -> int:
@@ -326,9 +358,10 @@ def organization_list(catalog: Catalog, params: Mapping[str, Any]) -> list[Any]:
     if q := text(params, "q").strip().casefold():
         keys = [k for k in keys if q in k.casefold() or q in str(catalog.organizations[k]["title"]).casefold()]
     orgs = {k: _org_with_counts(catalog, k, counts=True, extras=True) for k in keys}
-    spec = _sort_spec(text(params, "sort").strip() or "title asc", ["name", "title", "package_count"])
+    spec = _sort_spec(text(params, "sort").strip() or "title asc", ["name", "title", "package_count"],
+                      lenient=True)
     for field, descending in reversed(spec):
-        keys.sort(key=lambda k, f=field: orgs[k][f], reverse=descending)
+        keys.sort(key=lambda k: orgs[k][field], reverse=descending)  # noqa: B023 (used at once)
     keys = keys[integer(params, "offset", 0):][:integer(params, "limit", len(keys))]
     if not all_fields:
         return keys

@@ -48,9 +48,10 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
             v = single_row(vals.agg(F.count(F.lit(1)).alias("n"), F.count_if(~F.col("success")).alias("failed"),
                                     F.countDistinct("batch_id").alias("batches")))
             lines.append(f"expectations: {v.n} evaluated over {v.batches} batch(es), {v.failed} failed")
-        pub = ledger.where(F.col("step") == "publish").orderBy(F.desc("recorded_at")).take(1)
-        if pub:
-            lines.append(f"published: {pub[0].rows_published} rows to open.{name}")
+        published = ledger.where(F.col("step") == "publish")
+        last = published.agg(F.max("recorded_at")).first()[0]
+        for entry in published.where(F.col("recorded_at") == last).orderBy("detail").collect() if last else []:
+            lines.append(f"published: {entry.rows_published} rows, {entry.detail}")
         lines.append("")
     lines.append("department scorecard (`citylake scorecard` records it in ops.scorecard):")
     lines += [f"  {card.describe()}" for card in scorecard(names, settings=settings, now=rt.now, record=False)]
@@ -63,6 +64,11 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
         "  correction files     citylake quarantine <resource> --export DIR  (or --department D)",
         f"  drift reports        {settings.ops / 'drift'}/<department>/<resource>/<batch>.json",
         f"  Data Docs            {settings.ops / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}",
-        f"  open files           {settings.open_files}/<resource>/<resource>.csv (+ .fields.csv)",
+        f"  open data portal     {settings.open_uri}/portal/index.html",
+        f"  open catalog         {settings.open_uri}/catalog.json, catalog.jsonld (DCAT-AP 3.0), "
+        "citylake sql \"select * from open.catalog\"",
+        f"  downloads            {settings.open_uri}/datasets/<dataset>/latest/ (CSV, JSON, Parquet, XLSX, fields)",
+        f"  restricted zone      {settings.restricted_uri} (有条件开放; never public)",
+        "  CKAN-compatible API  citylake serve  ->  /api/3/action/package_list",
     ]
     return "\n".join(lines)

@@ -1,0 +1,360 @@
+"""``datastore_search`` over the open Delta tables, read with deltalake + pyarrow (no Spark, no pandas).
+
+Each catalog record names its open table; `TableCache` opens it once per published version (keyed by
+the record, so a table rewritten before catalog.json is updated keeps serving the rows the catalog
+describes). Tables that fit the memory budget are held as Arrow tables — a request then only filters
+and slices columns in memory; larger ones stay file-backed and every request scans them with the filter
+pushed into the Parquet reader. Filters, ``q`` and ``sort`` become pyarrow expressions and kernels;
+only the page that is returned is turned into Python values.
+
+There is no ``_id`` column: a Delta table has no stable row id, and row positions change with every
+publish, so offering one would invite clients to use it as a key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from jobs.publish.ckan_actions import Catalog
+from jobs.publish.ckan_params import (
+    TRUE_WORDS,
+    DataUnavailable,
+    boolean,
+    integer,
+    invalid,
+    json_value,
+    require,
+    string_list,
+    text,
+)
+from jobs.publish.records import OpenDataset
+from jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROWS_DEFAULT = 100
+ROWS_MAX = 32000  # CKAN's ckan.datastore.search.rows_max
+MEMORY_BYTES_DEFAULT = 512 * 1024 * 1024
+#: Parquet on disk is compressed; Arrow in memory is roughly this many times larger
+_EXPANSION = 4
+_LINK_PARAMS = ("resource_id", "filters", "q", "full_text", "fields", "sort", "include_total", "records_format")
+_FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
+
+TableKey = tuple[str, int, str]
+
+
+def table_key(dataset: OpenDataset) -> TableKey:
+    """Which published version of which table a record describes."""
+    return (dataset.table, dataset.version, dataset.modified)
+
+
+def delta_storage_options(settings: Settings) -> dict[str, str]:
+    """deltalake (object_store) options for s3:// tables, from the same settings as the boto3 client."""
+    options = {"AWS_REGION": settings.s3_region}
+    if settings.s3_endpoint:
+        options["AWS_ENDPOINT_URL"] = settings.s3_endpoint
+        if settings.s3_endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    if settings.s3_access_key and settings.s3_secret_key:
+        options["AWS_ACCESS_KEY_ID"] = settings.s3_access_key
+        options["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key
+    return options
+
+
+@dataclass
+class _Entry:
+    dataset: ds.Dataset
+    nbytes: int
+
+
+class TableCache:
+    """Open Delta tables by `table_key`, in memory when they fit `memory_bytes` (least recently used first out).
+
+    `storage_options` are passed to deltalake for s3:// tables only (local paths need none).
+    """
+
+    def __init__(self, storage_options: Mapping[str, str] | None = None, *,
+                 memory_bytes: int = MEMORY_BYTES_DEFAULT, max_tables: int = 64):
+        self.storage_options = dict(storage_options or {})
+        self.memory_bytes, self.max_tables = memory_bytes, max_tables
+        self._entries: OrderedDict[TableKey, _Entry] = OrderedDict()
+        self._loading: dict[TableKey, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def dataset(self, record: OpenDataset) -> ds.Dataset:
+        key = table_key(record)
+        with self._lock:
+            if (entry := self._entries.get(key)) is not None:
+                self._entries.move_to_end(key)
+                return entry.dataset
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # concurrent first requests open the table once
+            with self._lock:
+                if (entry := self._entries.get(key)) is not None:
+                    return entry.dataset
+            entry = self._open(record)
+            with self._lock:
+                self._entries[key] = entry
+                self._loading.pop(key, None)
+                self._evict()
+        return entry.dataset
+
+    def retain(self, live: set[TableKey]) -> None:
+        """Forget versions no catalog record describes any more (after a new publish)."""
+        with self._lock:
+            for key in [k for k in self._entries if k not in live]:
+                del self._entries[key]
+
+    def _evict(self) -> None:
+        while len(self._entries) > 1 and (len(self._entries) > self.max_tables
+                                          or sum(e.nbytes for e in self._entries.values()) > self.memory_bytes):
+            self._entries.popitem(last=False)
+
+    def _open(self, record: OpenDataset) -> _Entry:
+        from deltalake import DeltaTable
+        from deltalake.exceptions import DeltaError
+
+        if not record.table:
+            raise DataUnavailable(f"dataset {record.name}: catalog.json names no table location")
+        options = self.storage_options if "://" in record.table else None
+        try:
+            table = DeltaTable(record.table, storage_options=options)
+            source = table.to_pyarrow_dataset()
+            on_disk = sum(pa.table(table.get_add_actions(flatten=True)).column("size_bytes").to_pylist())
+            if on_disk * _EXPANSION > self.memory_bytes:
+                log.info("datastore: %s (%d bytes of Parquet) is scanned per request", record.name, on_disk)
+                return _Entry(source, 0)
+            loaded = source.to_table()
+        except (DeltaError, OSError, pa.ArrowException) as exc:
+            log.error("datastore: cannot read table %s of dataset %s: %s", record.table, record.name, exc)
+            raise DataUnavailable(f"dataset {record.name}: its table cannot be read") from exc
+        log.info("datastore: %s held in memory (%d rows, %d bytes)", record.name, loaded.num_rows, loaded.nbytes)
+        return _Entry(ds.dataset(loaded), loaded.nbytes)
+
+
+# ---------------------------------------------------------------------------------------------- types
+
+
+def ckan_type(t: pa.DataType) -> str:
+    """The PostgreSQL type name CKAN's datastore reports for a column of Arrow type `t`."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text"
+    if pa.types.is_integer(t):
+        return "int8" if t.bit_width == 64 or pa.types.is_unsigned_integer(t) else "int4"
+    if pa.types.is_floating(t):
+        return "float8"
+    if pa.types.is_decimal(t):
+        return "numeric"
+    if pa.types.is_timestamp(t):
+        return "timestamptz" if t.tz else "timestamp"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_time(t):
+        return "time"
+    return "text"
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _coerce(value: Any, t: pa.DataType, column: str) -> pa.Scalar:
+    """A filter value (JSON or query text) as a scalar of the column's type."""
+    try:
+        if _is_text(t):
+            return pa.scalar(str(value), t)
+        if isinstance(value, bool) and not pa.types.is_boolean(t):
+            raise ValueError("a boolean")
+        if pa.types.is_integer(t):
+            return pa.scalar(value if isinstance(value, int) else int(str(value).strip()), t)
+        if pa.types.is_floating(t):
+            return pa.scalar(float(value), t)
+        if pa.types.is_decimal(t):
+            return pa.scalar(Decimal(str(value).strip()), t)
+        if pa.types.is_timestamp(t):
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+            return pa.scalar(moment, t)
+        if pa.types.is_date(t):
+            return pa.scalar(date.fromisoformat(str(value).strip()[:10]), t)
+        if pa.types.is_boolean(t):
+            word = str(value).strip().lower()
+            if not isinstance(value, bool) and word not in TRUE_WORDS | _FALSE_WORDS:
+                raise ValueError("not a boolean")
+            return pa.scalar(value if isinstance(value, bool) else word in TRUE_WORDS, t)
+        return pa.scalar(value, t)
+    except (ValueError, TypeError, ArithmeticError, pa.ArrowException):
+        raise invalid("filters", f'invalid value for field "{column}" ({ckan_type(t)}): {value!r}') from None
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- query
+
+
+def _condition(schema: pa.Schema, filters: Any, q: Any) -> pc.Expression | None:
+    parts: list[pc.Expression] = []
+    if filters not in (None, ""):
+        if not isinstance(filters, dict):
+            raise invalid("filters", "Not a JSON object")
+        for column, wanted in filters.items():
+            if column not in schema.names:
+                raise invalid("filters", f'field "{column}" not in resource')
+            values = wanted if isinstance(wanted, list) else [wanted]
+            t = schema.field(column).type
+            concrete = [_coerce(v, t, column) for v in values if v is not None]
+            field = pc.field(column)
+            expr = (field.isin(pa.array([s.as_py() for s in concrete], t)) if len(concrete) > 1
+                    else field == concrete[0] if concrete else pc.scalar(False))
+            parts.append(expr | field.is_null() if None in values else expr)
+    if isinstance(q, dict):
+        for column, words in q.items():
+            if column not in schema.names:
+                raise invalid("q", f'field "{column}" not in resource')
+            field = pc.field(column) if _is_text(schema.field(column).type) else pc.field(column).cast(pa.string())
+            parts.extend(pc.match_substring(field, w, ignore_case=True) for w in str(words).split())
+    elif q not in (None, ""):
+        texts = [n for n in schema.names if _is_text(schema.field(n).type)]
+        for word in str(q).split():
+            hits = [pc.match_substring(pc.field(n), word, ignore_case=True) for n in texts]
+            parts.append(_any(hits) if hits else pc.scalar(False))
+    return _all(parts) if parts else None
+
+
+def _any(exprs: list[pc.Expression]) -> pc.Expression:
+    out = exprs[0]
+    for e in exprs[1:]:
+        out = out | e
+    return out
+
+
+def _all(exprs: list[pc.Expression]) -> pc.Expression:
+    out = exprs[0]
+    for e in exprs[1:]:
+        out = out & e
+    return out
+
+
+def _sort_keys(sort: str, names: list[str]) -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = []
+    for part in (p.strip() for p in sort.split(",")):
+        if not part:
+            continue
+        column, _, direction = part.rpartition(" ") if part.lower().endswith((" asc", " desc")) else (part, "", "asc")
+        column = column.strip().strip('"')
+        if column not in names:
+            raise invalid("sort", f'field "{column}" not in resource')
+        keys.append((column, "descending" if direction.lower() == "desc" else "ascending"))
+    return keys
+
+
+def _page(source: ds.Dataset, condition: pc.Expression | None, columns: list[str],
+          sort_keys: list[tuple[str, str]], offset: int, limit: int) -> pa.Table:
+    if sort_keys:
+        needed = list(dict.fromkeys([*columns, *(c for c, _ in sort_keys)]))
+        table = source.to_table(filter=condition, columns=needed)
+        order = pc.sort_indices(table, sort_keys=sort_keys, null_placement="at_end")
+        return table.take(order[offset:offset + limit]).select(columns)
+    batches: list[pa.RecordBatch] = []
+    skip, wanted = offset, limit
+    for batch in source.scanner(filter=condition, columns=columns).to_batches():
+        if wanted <= 0:
+            break
+        if skip >= batch.num_rows:
+            skip -= batch.num_rows
+            continue
+        part = batch.slice(skip, wanted)
+        skip, wanted = 0, wanted - part.num_rows
+        batches.append(part)
+    return pa.Table.from_batches(batches, schema=source.schema.select(columns)) if batches \
+        else source.schema.select(columns).empty_table()
+
+
+def _links(path: str, params: Mapping[str, Any], offset: int, limit: int) -> dict[str, str]:
+    base: dict[str, str] = {}
+    for name in _LINK_PARAMS:
+        value = params.get(name)
+        if value is None or value == "":
+            continue
+        base[name] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    base["limit"] = str(limit)
+    links = {"start": f"{path}?{urlencode(base)}",
+             "next": f"{path}?{urlencode({**base, 'offset': offset + limit})}"}
+    if offset > 0:
+        links["prev"] = f"{path}?{urlencode({**base, 'offset': max(offset - limit, 0)})}"
+    return links
+
+
+def datastore_search(catalog: Catalog, tables: TableCache, params: Mapping[str, Any], *,
+                     path: str = "/api/3/action/datastore_search") -> dict[str, Any]:
+    """Rows of a dataset's table. Parameters: resource_id, filters, q (or full_text), fields, sort,
+    limit (default 100, at most 32000), offset, include_total, records_format (objects|lists)."""
+    resource_id = require(params, "resource_id")
+    record = catalog.datastore_dataset(resource_id)
+    limit = integer(params, "limit", ROWS_DEFAULT, maximum=ROWS_MAX)
+    offset = integer(params, "offset", 0)
+    records_format = text(params, "records_format", "objects")
+    if records_format not in ("objects", "lists"):
+        raise invalid("records_format", "Must be objects or lists")
+    if boolean(params, "distinct", False):
+        raise invalid("distinct", "Not supported by this server")
+    source = tables.dataset(record)
+    schema = source.schema
+    columns = string_list(params, "fields") or list(schema.names)
+    if unknown := [c for c in columns if c not in schema.names]:
+        raise invalid("fields", f'field "{unknown[0]}" not in resource')
+    q = json_value(params, "q") if "q" in params else text(params, "full_text") or None
+    filters = json_value(params, "filters")
+    condition = _condition(schema, filters, q)
+    sort = text(params, "sort").strip()
+    include_total = boolean(params, "include_total", True)
+    try:
+        page = _page(source, condition, columns, _sort_keys(sort, list(schema.names)), offset, limit)
+        total = source.count_rows(filter=condition) if include_total else None
+    except (OSError, pa.ArrowException) as exc:
+        log.error("datastore: reading %s failed: %s", record.table, exc)
+        raise DataUnavailable(f"dataset {record.name}: its table cannot be read") from exc
+    values = [[_json_value(v) for v in page.column(c).to_pylist()] for c in columns]
+    rows = [list(r) for r in zip(*values, strict=True)] if values else []
+    info = {f.name: f for f in record.fields}
+    fields = []
+    for c in columns:
+        field: dict[str, Any] = {"id": c, "type": ckan_type(schema.field(c).type)}
+        if c in info:
+            field["info"] = {"label": info[c].title, "notes": info[c].description}
+        fields.append(field)
+    result: dict[str, Any] = {
+        "resource_id": resource_id, "fields": fields,
+        "records": [dict(zip(columns, r, strict=True)) for r in rows] if records_format == "objects" else rows,
+        "limit": limit, "offset": offset, "records_format": records_format,
+        "include_total": include_total, "total_estimation_threshold": None, "total_was_estimated": False,
+        "_links": _links(path, params, offset, limit),
+    }
+    if total is not None:
+        result["total"] = total
+    for name, value in (("filters", filters), ("q", q), ("sort", sort)):
+        if value:
+            result[name] = value
+    return result
