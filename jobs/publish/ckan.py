@@ -31,6 +31,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from jobs.errors import CitylakeError
 from jobs.io.objects import LocalStore, ObjectStore, S3Store, store_for
 from jobs.publish import ckan_actions as actions
 from jobs.publish.ckan_actions import Catalog, build_catalog
@@ -64,8 +65,8 @@ _MEDIA = {
 ActionFn = Callable[..., Any]
 
 
-class BadRequest(Exception):
-    """The request itself is unusable (unknown action, malformed JSON body): CKAN's 400 string."""
+class BadRequest(CitylakeError):
+    """The request body is unusable (malformed JSON, not an object): answered with CKAN's 400 string."""
 
 
 class CatalogSource:
@@ -82,6 +83,7 @@ class CatalogSource:
         self.store, self.base_url, self.refresh_seconds = store, base_url, refresh_seconds
         self.on_change = on_change
         self._catalog: Catalog | None = None
+        self._rejected = ""  # digest of the last malformed catalog.json, so it is reported once
         self._checked = float("-inf")
         self._lock = threading.Lock()
 
@@ -103,11 +105,12 @@ class CatalogSource:
                 self._catalog = build_catalog([], base_url=self.base_url)
             return
         digest = hashlib.sha256(data).hexdigest()
-        if self._catalog is not None and self._catalog.digest == digest:
+        if digest == self._rejected or (self._catalog is not None and self._catalog.digest == digest):
             return
         try:
             records = from_json(data.decode("utf-8")) if data else []
         except (ValueError, KeyError, TypeError) as exc:
+            self._rejected = digest
             log.error("catalog: %s is malformed, keeping the previous one: %s", self.store.url(CATALOG_JSON), exc)
             if self._catalog is None:
                 self._catalog = build_catalog([], base_url=self.base_url)
@@ -280,7 +283,8 @@ def _file_endpoint(store: ObjectStore, key: str) -> Callable[[], Awaitable[Respo
 
 def _folder_endpoint(store: ObjectStore, folder: str) -> Callable[[str], Awaitable[Response]]:
     async def endpoint(path: str) -> Response:
-        return await run_in_threadpool(_static, store, f"{folder}/{path}")
+        key = f"{folder}/{path}" + ("index.html" if path == "" or path.endswith("/") else "")
+        return await run_in_threadpool(_static, store, key)
 
     return endpoint
 

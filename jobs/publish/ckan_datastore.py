@@ -2,10 +2,11 @@
 
 Each catalog record names its open table; `TableCache` opens it once per published version (keyed by
 the record, so a table rewritten before catalog.json is updated keeps serving the rows the catalog
-describes). Tables that fit the memory budget are held as Arrow tables — a request then only filters
-and slices columns in memory; larger ones stay file-backed and every request scans them with the filter
-pushed into the Parquet reader. Filters, ``q`` and ``sort`` become pyarrow expressions and kernels;
-only the page that is returned is turned into Python values.
+describes). Tables that fit the memory budget are held as Arrow tables — a request then evaluates its
+condition to row indices and copies only the page it returns; larger ones stay file-backed and every
+request scans them with the filter pushed into the Parquet reader. Filters, ``q`` and ``sort`` become
+pyarrow expressions and kernels; only the returned page is turned into Python values. Tables need the
+reader features pyarrow datasets support (no deletion vectors: `jobs.io.spark` turns them off).
 
 There is no ``_id`` column: a Delta table has no stable row id, and row positions change with every
 publish, so offering one would invite clients to use it as a key.
@@ -18,7 +19,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -74,10 +74,37 @@ def delta_storage_options(settings: Settings) -> dict[str, str]:
     return options
 
 
-@dataclass
-class _Entry:
-    dataset: ds.Dataset
-    nbytes: int
+SortKeys = tuple[tuple[str, str, str], ...]
+
+
+class OpenTable:
+    """One published version of a table: a dataset to scan, and its Arrow table when held in memory.
+
+    Whole-table sort orders are remembered (a few per table), so paging through a sorted table sorts once.
+    """
+
+    max_orders = 8
+
+    def __init__(self, dataset: ds.Dataset, table: pa.Table | None = None):
+        self.dataset, self.table = dataset, table
+        self.nbytes = table.nbytes if table is not None else 0
+        self._orders: OrderedDict[SortKeys, pa.Array] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def order(self, keys: SortKeys) -> pa.Array:
+        """Row indices of the in-memory table sorted by `keys` (stable, so pages never overlap)."""
+        assert self.table is not None
+        with self._lock:
+            if (found := self._orders.get(keys)) is not None:
+                self._orders.move_to_end(keys)
+                return found
+        order = pc.sort_indices(self.table, sort_keys=list(keys))
+        with self._lock:
+            self._orders[keys] = order
+            while len(self._orders) > self.max_orders:
+                self._orders.popitem(last=False)
+            self.nbytes = self.table.nbytes + sum(o.nbytes for o in self._orders.values())
+        return order
 
 
 class TableCache:
@@ -90,27 +117,30 @@ class TableCache:
                  memory_bytes: int = MEMORY_BYTES_DEFAULT, max_tables: int = 64):
         self.storage_options = dict(storage_options or {})
         self.memory_bytes, self.max_tables = memory_bytes, max_tables
-        self._entries: OrderedDict[TableKey, _Entry] = OrderedDict()
+        self._entries: OrderedDict[TableKey, OpenTable] = OrderedDict()
         self._loading: dict[TableKey, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def dataset(self, record: OpenDataset) -> ds.Dataset:
+    def open(self, record: OpenDataset) -> OpenTable:
         key = table_key(record)
         with self._lock:
             if (entry := self._entries.get(key)) is not None:
                 self._entries.move_to_end(key)
-                return entry.dataset
+                return entry
             loading = self._loading.setdefault(key, threading.Lock())
         with loading:  # concurrent first requests open the table once
             with self._lock:
                 if (entry := self._entries.get(key)) is not None:
-                    return entry.dataset
-            entry = self._open(record)
+                    return entry
+            try:
+                entry = self._open(record)
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
             with self._lock:
                 self._entries[key] = entry
-                self._loading.pop(key, None)
                 self._evict()
-        return entry.dataset
+        return entry
 
     def retain(self, live: set[TableKey]) -> None:
         """Forget versions no catalog record describes any more (after a new publish)."""
@@ -123,7 +153,7 @@ class TableCache:
                                           or sum(e.nbytes for e in self._entries.values()) > self.memory_bytes):
             self._entries.popitem(last=False)
 
-    def _open(self, record: OpenDataset) -> _Entry:
+    def _open(self, record: OpenDataset) -> OpenTable:
         from deltalake import DeltaTable
         from deltalake.exceptions import DeltaError
 
@@ -136,13 +166,13 @@ class TableCache:
             on_disk = sum(pa.table(table.get_add_actions(flatten=True)).column("size_bytes").to_pylist())
             if on_disk * _EXPANSION > self.memory_bytes:
                 log.info("datastore: %s (%d bytes of Parquet) is scanned per request", record.name, on_disk)
-                return _Entry(source, 0)
-            loaded = source.to_table()
+                return OpenTable(source)
+            loaded = source.to_table().combine_chunks()  # take() on one chunk per column is far cheaper
         except (DeltaError, OSError, pa.ArrowException) as exc:
             log.error("datastore: cannot read table %s of dataset %s: %s", record.table, record.name, exc)
             raise DataUnavailable(f"dataset {record.name}: its table cannot be read") from exc
         log.info("datastore: %s held in memory (%d rows, %d bytes)", record.name, loaded.num_rows, loaded.nbytes)
-        return _Entry(ds.dataset(loaded), loaded.nbytes)
+        return OpenTable(ds.dataset(loaded), loaded)
 
 
 # ---------------------------------------------------------------------------------------------- types
@@ -211,6 +241,30 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def json_column(values: pa.ChunkedArray) -> list[Any]:
+    """A column of a page as JSON values, converted by Arrow where it can (Python datetimes with zone info
+    and Decimals cost ten times more than the rest of a request).
+
+    Decimals become numbers (integers when the scale is 0), dates ``YYYY-MM-DD``, timestamps ISO 8601 as
+    Python's isoformat writes them (``2026-11-01T08:00:00``, ``+00:00`` for zoned columns, which are UTC).
+    """
+    t = values.type
+    try:
+        if pa.types.is_decimal(t):
+            return pc.cast(values, pa.int64() if t.scale == 0 else pa.float64()).to_pylist()
+        if pa.types.is_date(t):
+            return pc.cast(values, pa.string()).to_pylist()
+        if pa.types.is_timestamp(t) and t.unit != "s":
+            whole = pc.cast(values, pa.timestamp("s", tz="UTC" if t.tz else None))  # refuses to drop fractions
+            text_ = pc.strftime(whole, format="%Y-%m-%dT%H:%M:%S").to_pylist()
+            return [v + "+00:00" if v is not None and t.tz else v for v in text_]
+    except pa.ArrowInvalid:
+        pass  # sub-second timestamps, decimals beyond int64: Python below
+    if _is_text(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
+        return values.to_pylist()
+    return [_json_value(v) for v in values.to_pylist()]
+
+
 # ---------------------------------------------------------------------------------------------- query
 
 
@@ -234,13 +288,18 @@ def _condition(schema: pa.Schema, filters: Any, q: Any) -> pc.Expression | None:
             if column not in schema.names:
                 raise invalid("q", f'field "{column}" not in resource')
             field = pc.field(column) if _is_text(schema.field(column).type) else pc.field(column).cast(pa.string())
-            parts.extend(pc.match_substring(field, w, ignore_case=True) for w in str(words).split())
+            parts.extend(_contains(field, w) for w in str(words).split())
     elif q not in (None, ""):
         texts = [n for n in schema.names if _is_text(schema.field(n).type)]
         for word in str(q).split():
-            hits = [pc.match_substring(pc.field(n), word, ignore_case=True) for n in texts]
+            hits = [_contains(pc.field(n), word) for n in texts]
             parts.append(_any(hits) if hits else pc.scalar(False))
     return _all(parts) if parts else None
+
+
+def _contains(field: pc.Expression, word: str) -> pc.Expression:
+    """Substring match, case-insensitive only when `word` has case (Chinese has none; the folding costs 2x)."""
+    return pc.match_substring(field, word, ignore_case=word.lower() != word.upper())
 
 
 def _any(exprs: list[pc.Expression]) -> pc.Expression:
@@ -257,8 +316,10 @@ def _all(exprs: list[pc.Expression]) -> pc.Expression:
     return out
 
 
-def _sort_keys(sort: str, names: list[str]) -> list[tuple[str, str]]:
-    keys: list[tuple[str, str]] = []
+def _sort_keys(sort: str, names: list[str]) -> SortKeys:
+    """``col [asc|desc], ...`` with PostgreSQL's null order (CKAN's datastore is PostgreSQL): nulls sort
+    as the largest value, last ascending and first descending."""
+    keys: list[tuple[str, str, str]] = []
     for part in (p.strip() for p in sort.split(",")):
         if not part:
             continue
@@ -266,17 +327,23 @@ def _sort_keys(sort: str, names: list[str]) -> list[tuple[str, str]]:
         column = column.strip().strip('"')
         if column not in names:
             raise invalid("sort", f'field "{column}" not in resource')
-        keys.append((column, "descending" if direction.lower() == "desc" else "ascending"))
-    return keys
+        descending = direction.lower() == "desc"
+        keys.append((column, "descending", "at_start") if descending else (column, "ascending", "at_end"))
+    return tuple(keys)
 
 
-def _page(source: ds.Dataset, condition: pc.Expression | None, columns: list[str],
-          sort_keys: list[tuple[str, str]], offset: int, limit: int) -> pa.Table:
+def _page(opened: OpenTable, condition: pc.Expression | None, columns: list[str], sort_keys: SortKeys,
+          offset: int, limit: int, *, count: bool) -> tuple[pa.Table, int | None]:
+    """The rows [offset, offset + limit) of the matching rows in sort order, and how many match."""
+    if opened.table is not None:
+        return _page_in_memory(opened, opened.table, condition, columns, sort_keys, offset, limit)
+    source = opened.dataset
+    total = source.count_rows(filter=condition) if count else None
     if sort_keys:
-        needed = list(dict.fromkeys([*columns, *(c for c, _ in sort_keys)]))
+        needed = list(dict.fromkeys([*columns, *(k[0] for k in sort_keys)]))
         table = source.to_table(filter=condition, columns=needed)
-        order = pc.sort_indices(table, sort_keys=sort_keys, null_placement="at_end")
-        return table.take(order[offset:offset + limit]).select(columns)
+        order = pc.sort_indices(table, sort_keys=list(sort_keys))
+        return table.take(order[offset:offset + limit]).select(columns), total
     batches: list[pa.RecordBatch] = []
     skip, wanted = offset, limit
     for batch in source.scanner(filter=condition, columns=columns).to_batches():
@@ -288,8 +355,26 @@ def _page(source: ds.Dataset, condition: pc.Expression | None, columns: list[str
         part = batch.slice(skip, wanted)
         skip, wanted = 0, wanted - part.num_rows
         batches.append(part)
-    return pa.Table.from_batches(batches, schema=source.schema.select(columns)) if batches \
-        else source.schema.select(columns).empty_table()
+    schema = pa.schema([source.schema.field(c) for c in columns])
+    return (pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()), total
+
+
+def _page_in_memory(opened: OpenTable, table: pa.Table, condition: pc.Expression | None, columns: list[str],
+                    sort_keys: SortKeys, offset: int, limit: int) -> tuple[pa.Table, int]:
+    """Work on row indices, so only the returned page is copied: the condition is evaluated as one boolean
+    column (not a filtered copy of every column), sorting reads only the sort columns of matching rows."""
+    if condition is None:
+        if sort_keys:
+            return table.select(columns).take(opened.order(sort_keys)[offset:offset + limit]), table.num_rows
+        return table.select(columns).slice(offset, limit), table.num_rows
+    mask = opened.dataset.to_table(columns={"match": condition}).column("match")
+    matches = pc.indices_nonzero(mask)  # nulls do not match, as in SQL
+    if sort_keys:
+        keyed = table.select([k[0] for k in sort_keys]).take(matches)
+        chosen = matches.take(pc.sort_indices(keyed, sort_keys=list(sort_keys))[offset:offset + limit])
+    else:
+        chosen = matches[offset:offset + limit]
+    return table.select(columns).take(chosen), len(matches)
 
 
 def _links(path: str, params: Mapping[str, Any], offset: int, limit: int) -> dict[str, str]:
@@ -320,8 +405,8 @@ def datastore_search(catalog: Catalog, tables: TableCache, params: Mapping[str, 
         raise invalid("records_format", "Must be objects or lists")
     if boolean(params, "distinct", False):
         raise invalid("distinct", "Not supported by this server")
-    source = tables.dataset(record)
-    schema = source.schema
+    opened = tables.open(record)
+    schema = opened.dataset.schema
     columns = string_list(params, "fields") or list(schema.names)
     if unknown := [c for c in columns if c not in schema.names]:
         raise invalid("fields", f'field "{unknown[0]}" not in resource')
@@ -331,12 +416,12 @@ def datastore_search(catalog: Catalog, tables: TableCache, params: Mapping[str, 
     sort = text(params, "sort").strip()
     include_total = boolean(params, "include_total", True)
     try:
-        page = _page(source, condition, columns, _sort_keys(sort, list(schema.names)), offset, limit)
-        total = source.count_rows(filter=condition) if include_total else None
+        page, total = _page(opened, condition, columns, _sort_keys(sort, list(schema.names)), offset, limit,
+                            count=include_total)
     except (OSError, pa.ArrowException) as exc:
         log.error("datastore: reading %s failed: %s", record.table, exc)
         raise DataUnavailable(f"dataset {record.name}: its table cannot be read") from exc
-    values = [[_json_value(v) for v in page.column(c).to_pylist()] for c in columns]
+    values = [json_column(page.column(c)) for c in columns]
     rows = [list(r) for r in zip(*values, strict=True)] if values else []
     info = {f.name: f for f in record.fields}
     fields = []
@@ -352,7 +437,7 @@ def datastore_search(catalog: Catalog, tables: TableCache, params: Mapping[str, 
         "include_total": include_total, "total_estimation_threshold": None, "total_was_estimated": False,
         "_links": _links(path, params, offset, limit),
     }
-    if total is not None:
+    if include_total and total is not None:
         result["total"] = total
     for name, value in (("filters", filters), ("q", q), ("sort", sort)):
         if value:

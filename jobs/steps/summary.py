@@ -49,7 +49,7 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
                                     F.countDistinct("batch_id").alias("batches")))
             lines.append(f"expectations: {v.n} evaluated over {v.batches} batch(es), {v.failed} failed")
         published = ledger.where(F.col("step") == "publish")
-        last = published.agg(F.max("recorded_at")).first()[0]
+        last = single_row(published.agg(F.max("recorded_at")))[0]
         for entry in published.where(F.col("recorded_at") == last).orderBy("detail").collect() if last else []:
             lines.append(f"published: {entry.rows_published} rows, {entry.detail}")
         lines.append("")

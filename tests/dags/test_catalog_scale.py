@@ -45,7 +45,7 @@ def test_every_resource_derives_schemas_suite_dag_and_a_safe_open_schema(name, d
     tasks = [dag.get_task(f"{res.name}.{step}") for step in STEPS]
     assert all(t.pool == pool_name(res) for t in tasks[1:])
 
-    opened = to_open(spark.createDataFrame([], silver), res)
+    opened = to_open(spark.createDataFrame([], silver), res, pseudonym_key="schema-check")
     for item in res.items:
         if item.is_personal and item.publish == "drop":
             assert item.name not in opened.columns, f"{item.name} ({item.pii}) reaches open.{name}"
@@ -63,11 +63,13 @@ def test_a_broken_entry_costs_only_itself(tmp_path, monkeypatch):
     (tmp_path / "extra" / "ok_dept" / "good.yaml").write_text(
         good.replace("name: citizen_appeals", "name: good_copy").replace("provider: network_governance",
                                                                          "provider: ok_dept")
-        .replace('code: "510100/1101-00001"', 'code: "510100/9999-00001"'), encoding="utf-8")
+        .replace('code: "510100/1101-00001"', 'code: "510100/9999-00001"')
+        .replace('code: "510100/1101-90001"', 'code: "510100/9999-90001"'), encoding="utf-8")
     (tmp_path / "extra" / "ok_dept" / "broken.yaml").write_text(
         good.replace("name: citizen_appeals", "name: broken_copy").replace("provider: network_governance",
                                                                            "provider: ok_dept")
-        .replace('code: "510100/1101-00001"', 'code: "510100/9999-00002"').replace("type: timestamp", "type: time"),
+        .replace('code: "510100/1101-00001"', 'code: "510100/9999-00002"').replace("type: timestamp", "type: time")
+        .replace('code: "510100/1101-90001"', 'code: "510100/9999-90002"'),
         encoding="utf-8")
     monkeypatch.setenv("CITYLAKE_CATALOG", str(tmp_path / "extra"))
     bag = _dagbag()
