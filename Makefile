@@ -5,8 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ROWS   ?= 1000000
 GB     ?= 2
+REQUESTS    ?= 2000
+CONCURRENCY ?= 16
 
-.PHONY: demo test test-fast bench bench-bigfile bench-dags snapshots lint expectations clean-lake
+.PHONY: demo test test-fast bench bench-bigfile bench-dags bench-api serve snapshots lint expectations clean-lake
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +36,13 @@ bench-bigfile: $(STAMP)
 
 bench-dags: $(STAMP)
 	$(BIN)/python -m benchmarks.dags
+
+bench-api: $(STAMP)
+	$(BIN)/python -m benchmarks.api --requests $(REQUESTS) --concurrency $(CONCURRENCY)
+
+# the CKAN-compatible API, downloads, catalog.jsonld and the portal of the open zone (after `make demo`)
+serve: $(STAMP)
+	$(BIN)/citylake serve
 
 # refresh tests/dags/topology.json after an intended catalog or DAG factory change
 snapshots: $(STAMP)

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("expectations", help="(re)generate expectations/<resource>.json from the catalog")
     s.add_argument("resources", nargs="*")
     s.add_argument("--check", action="store_true", help="fail if a checked-in suite is out of date")
+    s = sub.add_parser("serve", help="serve the public open zone: CKAN Action API, downloads, DCAT catalog, portal")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8765)
     s = sub.add_parser("demo", help="sample exports -> every department's Airflow DAG (dags test) -> summary")
     s.add_argument("--day", type=date.fromisoformat, default=date.today())
     s.add_argument("--scale", type=float, default=0.02, help="share of the city's daily volumes")
@@ -74,6 +77,11 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 
         result = getattr(steps, args.command)(args.resource, settings=settings)
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return 0
+    if args.command == "serve":
+        from jobs.publish.ckan import serve
+
+        serve(settings, host=args.host, port=args.port)
         return 0
     if args.command == "sample":
         from jobs.steps.sample import chosen_resources, deliver_samples

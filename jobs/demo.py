@@ -82,4 +82,36 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
     corrections = [q.export for department in sorted({r.provider for r in resources})
                    for q in quarantine(department=department, export_dir=settings.home / "corrections",
                                        settings=settings) if q.export]
-    return text + "\n" + "\n".join(f"  correction file      {path}" for path in corrections)
+    return (text + "\n" + "\n".join(f"  correction file      {path}" for path in corrections)
+            + "\n" + _api_check(settings))
+
+
+def _api_check(settings: Settings) -> str:
+    """Start `citylake serve` on a free loopback port, ask it what it serves as a CKAN client would, stop it."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = Path(sys.executable).with_name("citylake")
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=airflow_environment(settings),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/3/action/package_list"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    names = json.loads(response.read())["result"]
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    return f"  CKAN-compatible API  did not answer on port {port}; try `citylake serve`"
+                time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return (f"  CKAN-compatible API  `citylake serve` answered package_list with {len(names)} datasets: "
+            + ", ".join(names))

@@ -93,12 +93,19 @@ def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypat
     dag = dagbag.dags["citylake_network_governance"]
     run = dag.test(logical_date=datetime(2026, 11, 26, tzinfo=UTC))
     assert run.state == "success"
-    ledger = {r.step: r for r in ops.read(spark, settings, "ledger", "citizen_appeals").collect()}
-    assert set(ledger) == {"ingest", "conform", "validate", "publish"}
+    entries = ops.read(spark, settings, "ledger", "citizen_appeals").collect()
+    ledger = {r.step: r for r in entries if r.step != "publish"}
+    published = {r.detail.split()[0]: r for r in entries if r.step == "publish"}
+    assert set(ledger) == {"ingest", "conform", "validate"}
+    assert set(published) == {"open.citizen_appeals", "open.citizen_appeals_monthly"}
     assert ledger["conform"].rows_read == 120
     assert ledger["conform"].rows_quarantined == len(export.defects)
-    assert ledger["publish"].rows_published == 120 - len(export.defects)
-    assert delta.read(spark, settings.table_path("open", "citizen_appeals")).count() == 120 - len(export.defects)
+    detail = delta.read(spark, settings.table_path("open", "citizen_appeals")).count()
+    assert published["open.citizen_appeals"].rows_published == detail <= 120 - len(export.defects)
+    monthly = delta.read(spark, settings.table_path("open", "citizen_appeals_monthly"))
+    assert monthly.agg({"appeals": "sum"}).first()[0] == 120 - len(export.defects)
+    # leader instructions are 不予开放: validated into silver, never published anywhere
+    assert not delta.exists(spark, settings.table_path("open", "leader_instructions"))
     for res in others:
         steps = {r.step: r for r in ops.read(spark, settings, "ledger", res.name).collect()}
         assert steps["conform"].rows_read == 40 == steps["conform"].rows_accepted
