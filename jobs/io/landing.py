@@ -269,15 +269,9 @@ class S3Landing(Landing):
                                ContentType="text/plain; charset=utf-8")
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
+        from jobs.io.objects import s3_object_exists
 
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
+        return s3_object_exists(self.client, self.bucket, self._key(key))
 
     def read_text(self, key: str) -> str:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read().decode("utf-8")

@@ -125,15 +125,7 @@ class S3Store(ObjectStore):
         return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
+        return s3_object_exists(self.client, self.bucket, self._key(key))
 
     def list(self, prefix: str = "") -> list[str]:
         full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
@@ -155,6 +147,19 @@ class S3Store(ObjectStore):
             self.client.delete_objects(Bucket=self.bucket,
                                        Delete={"Objects": [{"Key": self._key(k)} for k in chunk], "Quiet": True})
         return len(keys)
+
+
+def s3_object_exists(client: Any, bucket: str, key: str) -> bool:
+    """True when the object is there; any error other than "not found" is raised, not taken for absence."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
 
 
 def store_for(uri: str, settings: Settings) -> ObjectStore:

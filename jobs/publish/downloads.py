@@ -64,7 +64,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A cell as JSON: times as text the way the CSV writes them, decimals as numbers."""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
@@ -132,7 +133,7 @@ def write_downloads(rows: Iterable[Sequence[Any]], columns: Sequence[OutColumn],
         for row in rows:
             writer.writerow([_text(v) for v in row])
             json_fh.write(("," if count else "") + "\n" + json.dumps(
-                {n: _json_value(v) for n, v in zip(names, row, strict=True)}, ensure_ascii=False))
+                {n: json_value(v) for n, v in zip(names, row, strict=True)}, ensure_ascii=False))
             xlsx.append(row)
             batch.append(row)
             count += 1

@@ -13,8 +13,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from jobs.errors import PersonalDataLeak
 from jobs.io import delta
 from jobs.io.objects import LocalStore, ObjectStore
 from jobs.publish import layout, site
-from jobs.publish.downloads import OutColumn, write_downloads
+from jobs.publish.downloads import OutColumn, json_value, write_downloads
 from jobs.publish.field_dictionary import write_field_dictionary
 from jobs.publish.records import MEDIA_TYPES, ChartSpec, DatasetKind, Distribution, FieldInfo, OpenDataset, Publisher
 from jobs.publish.scanner import Finding, scan_file, scan_frame
@@ -63,16 +61,6 @@ class Released:
     version: int
     rows: int
     dataset: OpenDataset | None = None
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
 
 
 def _restore(rt: Runtime, path: Path, previous: int | None) -> None:
@@ -125,7 +113,7 @@ def release(rt: Runtime, res: Resource, dept: Department, table: OpenTable, stor
         for row in published.orderBy(*table.order_by).toLocalIterator(prefetchPartitions=True):
             values = tuple(row)
             if len(preview) < PREVIEW_ROWS[table.kind]:
-                preview.append({n: _json_value(v) for n, v in zip(names, values, strict=True)})
+                preview.append({n: json_value(v) for n, v in zip(names, values, strict=True)})
             yield values
 
     with tempfile.TemporaryDirectory(prefix="citylake-publish-") as tmp:
@@ -167,8 +155,8 @@ def release(rt: Runtime, res: Resource, dept: Department, table: OpenTable, stor
             format=w.format, media_type=MEDIA_TYPES[w.format], file_name=Path(keys[w.format]).name,
             path=keys[w.format], latest_path=layout.latest_file(table.name, table.code, w.format),
             size=w.size, sha256=w.sha256, rows=w.rows) for w in written),
-        keywords=tuple(k for k in (res.theme, *(res.classification.path.split(" / ") if res.classification else ()))
-                       if k),
+        keywords=tuple(dict.fromkeys(k for k in (res.theme, *(res.classification.path.split(" / ")
+                                                             if res.classification else ())) if k)),
         preview=tuple(preview), chart=table.chart, table=str(path))
     site.write_record(store, dataset)
     _prune(store, table.name, keep=settings.keep_versions)

@@ -229,3 +229,20 @@ def test_changing_the_open_type_retracts_what_was_published(tmp_path, spark, set
     out = publish("citizen_appeals", settings=settings, now=datetime(2026, 11, 29))
     assert out["status"] == "skipped" and len(out["retracted"]) == 2
     assert records(settings, "restricted") == {} and records(settings, "open") == {}
+
+
+def test_the_published_portal_lists_and_links_what_was_published(lake3, chromium, tmp_path):
+    from pathlib import Path
+
+    from selenium.webdriver.common.by import By
+
+    settings, _ = lake3
+    chromium.get((settings.open_files / "portal" / "index.html").as_uri())
+    cards = [c.get_attribute("data-name") for c in chromium.find_elements(By.CSS_SELECTOR, ".dataset-card")]
+    assert sorted(cards) == ["citizen_appeals", "citizen_appeals_monthly"]
+    chromium.get((settings.open_files / "portal" / "datasets" / "citizen_appeals_monthly.html").as_uri())
+    assert len(chromium.find_elements(By.CSS_SELECTOR, "svg rect")) > 0
+    links = [a.get_attribute("href") for a in chromium.find_elements(By.CSS_SELECTOR, "a[href$='.csv']")]
+    assert links and all(Path(link.removeprefix("file://")).exists() for link in links)
+    chromium.save_screenshot(str(tmp_path / "published-aggregate.png"))
+    assert (tmp_path / "published-aggregate.png").stat().st_size > 10_000

@@ -60,3 +60,17 @@ def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(tmp_path, monkeypatch)
     book = load_workbook(files["XLSX"].path, read_only=True)
     assert book.sheetnames == ["数据", "数据(2)", "数据(3)"]
     assert sum(len(list(ws.iter_rows(values_only=True))) - 1 for ws in book.worksheets) == 5
+
+
+def test_only_the_last_versions_are_kept(tmp_path):
+    from jobs.io.objects import LocalStore
+    from jobs.publish import layout
+    from jobs.steps.release import _prune
+
+    store = LocalStore(tmp_path)
+    for v in (1, 2, 3, 10, 11):
+        store.put_bytes(b"x", f"{layout.version_prefix('d', v)}/f.csv")
+    store.put_bytes(b"x", "datasets/d/latest/f.csv")
+    _prune(store, "d", keep=2)
+    assert layout.versions_in(store.list("datasets/d"), "d") == [10, 11]
+    assert store.exists("datasets/d/latest/f.csv")
