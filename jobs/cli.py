@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve the public open zone: CKAN Action API, downloads, DCAT catalog, portal")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
+    s = sub.add_parser("buckets", help="create the S3 buckets (landing, lake, open, restricted) with their policies")
+    for role in ("landing", "lake", "open", "restricted"):
+        s.add_argument(f"--{role}", default=f"citylake-{role}", help=f"name of the {role} bucket")
+    s.add_argument("--archive-days", type=int, default=365, help="days archived landing files are kept")
     s = sub.add_parser("demo", help="sample exports -> every department's Airflow DAG (dags test) -> summary")
     s.add_argument("--day", type=date.fromisoformat, default=date.today())
     s.add_argument("--scale", type=float, default=0.02, help="share of the city's daily volumes")
@@ -77,6 +81,15 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 
         result = getattr(steps, args.command)(args.resource, settings=settings)
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return 0
+    if args.command == "buckets":
+        from jobs.io.buckets import BucketPlan, bootstrap
+        from jobs.io.landing import s3_client
+
+        plan = BucketPlan(landing=args.landing, lake=args.lake, open=args.open, restricted=args.restricted,
+                          archive_days=args.archive_days)
+        for bucket, what in bootstrap(s3_client(settings), plan).items():
+            print(f"{bucket}: {what}")
         return 0
     if args.command == "serve":
         from jobs.publish.ckan import serve
