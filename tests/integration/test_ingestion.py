@@ -34,16 +34,17 @@ def variant_catalog(root: Path) -> Path:
     """An extra catalog folder with copies of the appeals resource under other policies."""
     text = BASE_YAML.read_text(encoding="utf-8")
     variants = {
-        "appeals_rescue": ("510100/1101-90001", "csv", "  drift: rescue\n", ""),
-        "appeals_evolve": ("510100/1101-90002", "csv", "  drift: evolve\n", ""),
-        "appeals_limited": ("510100/1101-90003", "csv", "", "error_limit: {records: 2, ratio: 0.5}\n"),
-        "appeals_xlsx": ("510100/1101-90004", "xlsx", "  sheet: 工单明细\n  header_row: 2\n", ""),
+        "appeals_rescue": ("510100/1101-80001", "csv", "  drift: rescue\n", ""),
+        "appeals_evolve": ("510100/1101-80002", "csv", "  drift: evolve\n", ""),
+        "appeals_limited": ("510100/1101-80003", "csv", "", "error_limit: {records: 2, ratio: 0.5}\n"),
+        "appeals_xlsx": ("510100/1101-80004", "xlsx", "  sheet: 工单明细\n  header_row: 2\n", ""),
     }
     folder = root / "network_governance"
     folder.mkdir(parents=True)
     for name, (code, fmt, source_extra, top_extra) in variants.items():
         body = (text.replace("name: citizen_appeals", f"name: {name}")
                 .replace('code: "510100/1101-00001"', f'code: "{code}"')
+                .replace('code: "510100/1101-90001"', f'code: "{code}9"')  # its aggregate table
                 .replace("  format: csv\n", f"  format: {fmt}\n")
                 .replace('file_pattern: "citizen_appeals_*.csv"', f'file_pattern: "{name}_*.{fmt}"')
                 .replace("  header: title\n", "  header: title\n" + source_extra))
