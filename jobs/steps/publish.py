@@ -169,13 +169,15 @@ def publish(resource: str, *, settings: Settings | None = None, now: datetime | 
         records = site.rebuild(store, base_url=settings.open_base_url, now=rt.now)
         sync_zone_catalog(spark, settings.table_path(zone, "catalog"), records, settings.open_base_url)
     latest = batches[-1] if batches else "none"
-    ops.record(spark, settings, "ledger", [ops.LedgerEntry(
+    # an unchanged table is not a publish: nothing is written, not even to the ledger
+    entries = [ops.LedgerEntry(
         resource=res.name, batch_id=latest, step="publish", source_file="", rows_read=0, rows_bronze=0,
         rows_accepted=0, rows_quarantined=0, rows_warned=0, rows_published=r.rows, status="ok",
         detail=f"{zone}.{r.name} v{r.version} {r.status}; covers {len(batches)} batch(es)"
                + (f"; {suppressed[r.name]} suppressed (k-anonymity / small cells)" if suppressed.get(r.name) else ""),
-        recorded_at=rt.now) for r in released],
-        txn_app_id=f"ledger:publish:{res.name}:{rt.now.isoformat()}")
+        recorded_at=rt.now) for r in released if r.status == "published"]
+    if entries:
+        ops.record(spark, settings, "ledger", entries, txn_app_id=f"ledger:publish:{res.name}:{rt.now.isoformat()}")
     status = "published" if any(r.status == "published" for r in released) else "unchanged"
     return {"resource": res.name, "status": status, "zone": zone, "zone_uri": store.uri,
             "rows": released[0].rows if released else 0, "retracted": retracted,
