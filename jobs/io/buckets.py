@@ -1,6 +1,6 @@
 """The buckets an operator creates once per deployment, and what each may be: `citylake buckets`.
 
-    landing     private; exports land here; `archive/` expires after the retention period
+    landing     private; exports land here; archived exports (tagged) expire after the retention period
     lake        private; every Delta table (bronze ... open, ops)
     open        public read of objects (the open-data downloads, catalog and portal), nothing else public
     restricted  private; 有条件开放 data, served only to approved users
@@ -19,6 +19,9 @@ from typing import Any
 from jobs.errors import ConfigurationError
 
 ROLES = ("landing", "lake", "open", "restricted")
+#: the tag an archived landing file carries (archives live under <department>/<resource>/archive/, which
+#: a prefix filter cannot match, so the lifecycle rule selects by tag)
+ARCHIVE_TAG = ("citylake-stage", "archived")
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,9 @@ def public_read_policy(bucket: str) -> dict[str, Any]:
 
 
 def archive_lifecycle(days: int) -> dict[str, Any]:
-    return {"Rules": [{"ID": "expire-archived-exports", "Status": "Enabled", "Filter": {"Prefix": "archive/"},
-                       "Expiration": {"Days": days}}]}
+    key, value = ARCHIVE_TAG
+    return {"Rules": [{"ID": "expire-archived-exports", "Status": "Enabled",
+                       "Filter": {"Tag": {"Key": key, "Value": value}}, "Expiration": {"Days": days}}]}
 
 
 def _error_code(exc: Exception) -> str:
@@ -79,6 +83,6 @@ def bootstrap(client: Any, plan: BucketPlan) -> dict[str, str]:
         if role == "landing":
             client.put_bucket_lifecycle_configuration(Bucket=bucket,
                                                       LifecycleConfiguration=archive_lifecycle(plan.archive_days))
-            steps.append(f"archive/ expires after {plan.archive_days} days")
+            steps.append(f"archived exports expire after {plan.archive_days} days")
         done[bucket] = ", ".join(steps)
     return done

@@ -262,6 +262,12 @@ class S3Landing(Landing):
 
     def _move(self, source: str, target: str) -> None:
         self.client.copy({"Bucket": self.bucket, "Key": self._key(source)}, self.bucket, self._key(target))
+        if f"/{ARCHIVE}/" in f"/{target}":
+            from jobs.io.buckets import ARCHIVE_TAG
+
+            # the landing bucket's lifecycle rule expires archived exports by this tag
+            self.client.put_object_tagging(Bucket=self.bucket, Key=self._key(target), Tagging={
+                "TagSet": [{"Key": ARCHIVE_TAG[0], "Value": ARCHIVE_TAG[1]}]})
         self.client.delete_object(Bucket=self.bucket, Key=self._key(source))
 
     def _write_text(self, key: str, text: str) -> None:

@@ -36,7 +36,8 @@ def test_only_the_open_bucket_is_public(s3_server):
     with pytest.raises(ClientError):  # public read is GET only: no anonymous writes
         s3_server.client(signed=False).put_object(Bucket="bt-open", Key="vandal.csv", Body=b"!")
     rules = client.get_bucket_lifecycle_configuration(Bucket="bt-landing")["Rules"]
-    assert rules[0]["Filter"]["Prefix"] == "archive/" and rules[0]["Expiration"]["Days"] == 30
+    assert rules[0]["Filter"]["Tag"] == {"Key": "citylake-stage", "Value": "archived"}
+    assert rules[0]["Expiration"]["Days"] == 30
 
     client.put_bucket_policy(Bucket="bt-restricted", Policy=json.dumps(public_read_policy("bt-restricted")))
     assert anonymous_get(s3_server, "bt-restricted", "datasets/x.csv") == b"x"  # someone made it public ...
@@ -48,3 +49,22 @@ def test_only_the_open_bucket_is_public(s3_server):
 def test_zones_never_share_a_bucket():
     with pytest.raises(ConfigurationError, match="its own name"):
         BucketPlan(open="same", restricted="same").names()
+
+
+def test_archived_exports_carry_the_tag_the_lifecycle_rule_expires(s3_server, catalog, tmp_path):
+    from jobs.io.buckets import ARCHIVE_TAG
+    from jobs.io.landing import S3Landing
+
+    client = s3_server.client()
+    bootstrap(client, BucketPlan(landing="bt2-landing", lake="bt2-lake", open="bt2-open", restricted="bt2-r"))
+    landing = S3Landing("s3://bt2-landing/city", client)
+    res = catalog.resource("citizen_appeals")
+    local = tmp_path / "citizen_appeals_20261126.csv"
+    local.write_bytes(b"x")
+    landing.deliver(local, res, local.name)
+    (file,) = landing.pending(res)
+    archived = landing.archive(file, "batch1", res)
+    tags = client.get_object_tagging(Bucket="bt2-landing", Key=f"city/{archived}")["TagSet"]
+    assert tags == [{"Key": ARCHIVE_TAG[0], "Value": ARCHIVE_TAG[1]}]
+    marker = client.get_object_tagging(Bucket="bt2-landing", Key=f"city/{archived}.ok")["TagSet"]
+    assert marker == tags
