@@ -1,10 +1,14 @@
-"""One DAG per source system of the big-data center, built from the catalog.
+"""Two DAGs per source system of the big-data center, built from the catalog.
 
-Each resource of a department becomes a task group wait -> ingest -> conform -> validate -> publish;
-every task is one call of a step function in `jobs.steps`, imported inside the task so that parsing
-this file imports neither Spark nor pandas. The wait is a sensor in reschedule mode: it holds no worker
-slot between pokes, and skips the resource's run when no complete export arrives in time. Validation
-emits the resource's silver Asset, so open-data jobs can be scheduled on it.
+`citylake_<department>`: each resource is a task group wait -> ingest -> conform -> validate; the wait is a
+sensor in reschedule mode (it holds no worker slot between pokes, and skips the resource's run when no
+complete export arrives in time), and validation emits the resource's silver Asset when it updates silver.
+
+`citylake_<department>_publish`: scheduled on those Assets (any of them), one publish task per resource,
+so open data follows silver by data-aware scheduling, never by a clock of its own.
+
+Every task is one call of a step function in `jobs.steps`, imported inside the task so that parsing this
+file imports neither Spark nor pandas.
 """
 
 from __future__ import annotations
@@ -12,7 +16,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import DAG, Asset, BaseSensorOperator, PokeReturnValue, TaskGroup, get_parsing_context, task
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetAny,
+    BaseSensorOperator,
+    PokeReturnValue,
+    TaskGroup,
+    get_parsing_context,
+    task,
+)
 
 from jobs.catalog import Resource
 from jobs.catalog.loader import load_catalog_leniently
@@ -27,6 +40,10 @@ DEFAULT_ARGS = {"owner": "citylake", "retries": 2}
 
 def dag_id_for(department: str) -> str:
     return f"citylake_{department}"
+
+
+def publish_dag_id_for(department: str) -> str:
+    return f"citylake_{department}_publish"
 
 
 def silver_asset(resource: Resource) -> Asset:
@@ -120,7 +137,8 @@ def build_department_dag(department, resources: tuple[Resource, ...]) -> DAG:  #
         doc_md=(f"### {department.name} ({department.name_en})\n\nSource system: {department.system}. "
                 f"Resources: {', '.join(f'{r.title} (`{r.name}`)' for r in resources)}.\n\n"
                 "Each resource: ingest landing files to bronze, conform to silver + quarantine, "
-                "validate with Great Expectations, publish the open table."),
+                "validate with Great Expectations (emits the silver Asset that schedules "
+                f"`{publish_dag_id_for(department.key)}`)."),
         schedule=SCHEDULES[cycle],
         catchup=False,
         max_active_runs=1,
@@ -135,8 +153,26 @@ def build_department_dag(department, resources: tuple[Resource, ...]) -> DAG:  #
                     >> ingest.override(task_id="ingest", pool=pool)(res.name)
                     >> conform.override(task_id="conform", pool=pool)(res.name)
                     >> validate.override(task_id="validate", pool=pool, outlets=[silver_asset(res)])(res.name)
-                    >> publish.override(task_id="publish", pool=pool)(res.name)
                 )
+    return dag
+
+
+def build_publish_dag(department, resources: tuple[Resource, ...]) -> DAG:  # noqa: ANN001
+    assets = [silver_asset(r) for r in resources]
+    with DAG(
+        dag_id=publish_dag_id_for(department.key),
+        description=f"{department.name} — open data",
+        doc_md=(f"### {department.name}: open data\n\nRuns when any of its silver tables is updated "
+                f"({', '.join(f'`silver.{r.name}`' for r in resources)}): publishes each resource by its open "
+                "type (public zone, restricted zone, or nothing), behind the PII gate."),
+        schedule=AssetAny(*assets) if len(assets) > 1 else assets,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["citylake", department.key, "open-data", *sorted({r.open_type for r in resources})],
+    ) as dag:
+        for res in resources:
+            publish.override(task_id=f"publish_{res.name}", pool=pool_name(res))(res.name)
     return dag
 
 
@@ -150,14 +186,16 @@ def build_all() -> dict[str, DAG]:
     wanted = get_parsing_context().dag_id
     dags = {}
     for key, dept in sorted(catalog.departments.items()):
-        dag_id = dag_id_for(key)
-        if wanted is not None and wanted != dag_id:
+        builders = {dag_id_for(key): build_department_dag, publish_dag_id_for(key): build_publish_dag}
+        if wanted is not None and wanted not in builders:
             continue
         resources = catalog.resources_of(key)
         if not resources:
             log.warning("department %s has no resources in the catalog; no DAG built", key)
             continue
-        dags[dag_id] = build_department_dag(dept, resources)
+        for dag_id, build in builders.items():
+            if wanted is None or wanted == dag_id:
+                dags[dag_id] = build(dept, resources)
     return dags
 
 

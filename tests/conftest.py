@@ -15,7 +15,7 @@ import pytest
 
 from jobs.settings import BUILTIN_CATALOG, DAGS_DIR, Settings
 
-pytest_plugins = ["tests.support.s3_fixture", "tests.support.browser"]
+pytest_plugins = ["tests.support.s3_fixture", "tests.support.browser", "tests.support.postgres"]
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="citylake-test-airflow-"))
 os.environ.update({

@@ -16,7 +16,7 @@ from tests.support.synthetic_catalog import write_catalog
 pytestmark = pytest.mark.airflow
 
 CATALOG = load_catalog([BUILTIN_CATALOG])
-STEPS = ("wait_for_exports", "ingest", "conform", "validate", "publish")
+STEPS = ("wait_for_exports", "ingest", "conform", "validate")
 
 
 def _dagbag():
@@ -43,6 +43,7 @@ def test_every_resource_derives_schemas_suite_dag_and_a_safe_open_schema(name, d
 
     dag = dagbag.dags[f"citylake_{res.provider}"]
     tasks = [dag.get_task(f"{res.name}.{step}") for step in STEPS]
+    tasks.append(dagbag.dags[f"citylake_{res.provider}_publish"].get_task(f"publish_{res.name}"))
     assert all(t.pool == pool_name(res) for t in tasks[1:])
 
     opened = to_open(spark.createDataFrame([], silver), res, pseudonym_key="schema-check")
@@ -89,8 +90,8 @@ def test_city_scale_catalog_loads_with_zero_import_errors(tmp_path, monkeypatch)
     elapsed = time.perf_counter() - started
     assert bag.import_errors == {}
     synthetic = [d for d in bag.dag_ids if d.startswith("citylake_dept_")]
-    assert len(synthetic) == 225
+    assert len(synthetic) == 2 * 225  # a pipeline DAG and an Asset-scheduled publish DAG per system
     tasks = sum(len(bag.dags[d].tasks) for d in synthetic)
-    assert tasks == 643 * len(STEPS)
+    assert tasks == 643 * (len(STEPS) + 1)  # wait, ingest, conform, validate + publish
     # not a timing assertion: `make bench-dags` measures; this only guards against Airflow's 30 s timeout
     assert elapsed < 30, f"{elapsed:.1f} s"

@@ -93,6 +93,12 @@ def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypat
     dag = dagbag.dags["citylake_network_governance"]
     run = dag.test(logical_date=datetime(2026, 11, 26, tzinfo=UTC))
     assert run.state == "success"
+    # the publish DAG is scheduled on the silver Assets the validate tasks emit (the production smoke test
+    # proves the scheduler starts it); dag.test runs it directly
+    publishing = dagbag.dags["citylake_network_governance_publish"]
+    assert {a.name for a in publishing.timetable.asset_condition.objects} == {
+        f"silver.{r.name}" for r in catalog.resources_of("network_governance")}
+    assert publishing.test(logical_date=datetime(2026, 11, 26, tzinfo=UTC)).state == "success"
     entries = ops.read(spark, settings, "ledger", "citizen_appeals").collect()
     ledger = {r.step: r for r in entries if r.step != "publish"}
     published = {r.detail.split()[0]: r for r in entries if r.step == "publish"}
