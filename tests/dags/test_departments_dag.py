@@ -27,8 +27,9 @@ def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
 
 
-def test_one_dag_per_department_with_resources(dagbag, catalog):
-    expected = {f"citylake_{k}" for k in catalog.departments if catalog.resources_of(k)}
+def test_a_pipeline_and_a_publish_dag_per_department_with_resources(dagbag, catalog):
+    with_resources = [k for k in catalog.departments if catalog.resources_of(k)]
+    expected = {f"citylake_{k}" for k in with_resources} | {f"citylake_{k}_publish" for k in with_resources}
     assert set(dagbag.dag_ids) == expected
 
 
@@ -36,13 +37,17 @@ def test_task_chain_per_resource(dagbag, catalog):
     for key in catalog.departments:
         dag = dagbag.dags[f"citylake_{key}"]
         for res in catalog.resources_of(key):
-            chain = [f"{res.name}.{step}" for step in ("ingest", "conform", "validate", "publish")]
+            chain = [f"{res.name}.{step}" for step in ("ingest", "conform", "validate")]
             for upstream, downstream in zip(chain, chain[1:], strict=False):
                 assert dag.get_task(upstream).downstream_task_ids == {downstream}
-            outlets = dag.get_task(f"{res.name}.validate").outlets
-            assert [a.name for a in outlets] == [f"silver.{res.name}"]
+            validate = dag.get_task(f"{res.name}.validate")
+            assert validate.downstream_task_ids == set()  # publishing waits on the Asset, not on the task
+            assert [a.name for a in validate.outlets] == [f"silver.{res.name}"]
         assert dag.schedule == SCHEDULES[dag_cycle([r.update_cycle for r in catalog.resources_of(key)])]
         assert dag.catchup is False and dag.max_active_runs == 1
+        publishing = dagbag.dags[f"citylake_{key}_publish"]
+        assert set(publishing.task_ids) == {f"publish_{r.name}" for r in catalog.resources_of(key)}
+        assert publishing.catchup is False and publishing.max_active_runs == 1
 
 
 def _seconds(value) -> float:
