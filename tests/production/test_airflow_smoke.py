@@ -27,7 +27,7 @@ def test_rest_triggered_run_and_asset_scheduled_publish(postgres_server, catalog
     try:
         pools = settings.airflow_home / "pools.json"
         pools.write_text(json.dumps(pools_document(catalog), ensure_ascii=False), encoding="utf-8")
-        cluster._airflow("pools", "import", str(pools))
+        cluster.airflow("pools", "import", str(pools))
         dag_id, publish_id = f"citylake_{DEPARTMENT}", f"citylake_{DEPARTMENT}_publish"
         for d in (dag_id, publish_id):
             cluster.wait_for_dag(d)

@@ -51,7 +51,7 @@ class AirflowCluster:
         })
         self._token: str | None = None
 
-    def _airflow(self, *args: str) -> None:
+    def airflow(self, *args: str) -> None:
         exe = Path(sys.executable).with_name("airflow")
         with (self.home / "cli.log").open("a", encoding="utf-8") as log:
             done = subprocess.run([str(exe), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -62,7 +62,7 @@ class AirflowCluster:
     def start(self) -> AirflowCluster:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "passwords.json").write_text(json.dumps({USER: self.password}), encoding="utf-8")
-        self._airflow("db", "migrate")
+        self.airflow("db", "migrate")
         exe = str(Path(sys.executable).with_name("airflow"))
         for name, args in PROCESSES.items():
             log = (self.home / f"{name}.log").open("w", encoding="utf-8")
