@@ -20,11 +20,18 @@ the CLI, from an Airflow task or from a test that builds its own settings for a 
 | CITYLAKE_OPEN_BASE_URL | public URL of the open zone (download links, DCAT) | `http://127.0.0.1:8765/` |
 | CITYLAKE_KEEP_VERSIONS | published versions kept per open dataset | 5 |
 | CITYLAKE_PSEUDONYM_KEY | secret key of keyed pseudonymisation (HMAC-SHA256) | none (publish refuses) |
+| CITYLAKE_LAKE | root of the Delta tables: a folder or `s3a://bucket/prefix` | `$CITYLAKE_HOME/lake` |
+| CITYLAKE_METASTORE_URL | JDBC URL of a Hive metastore database (`jdbc:postgresql://...`); none = in-memory | none |
+| CITYLAKE_METASTORE_USER, CITYLAKE_METASTORE_PASSWORD | credentials of the metastore database | none |
+
+The `production` profile is these settings and nothing else: it refuses to start unless the lake is on an
+object store and a metastore is configured, so a production task can never quietly write a local lake.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,6 +68,10 @@ class Settings:
     open_base_url: str = "http://127.0.0.1:8765/"
     keep_versions: int = 5
     pseudonym_key: str | None = field(default=None, repr=False)
+    lake_location: str | None = None
+    metastore_url: str | None = None
+    metastore_user: str | None = None
+    metastore_password: str | None = field(default=None, repr=False)
 
     @property
     def landing(self) -> Path:
@@ -74,8 +85,18 @@ class Settings:
 
     @property
     def lake(self) -> Path:
-        """Delta tables of every zone (bronze, silver, quarantine, open, ops)."""
+        """Local lake folder: the embedded tables, and the ops artefacts (GX, Data Docs, drift) in any profile."""
         return self.home / "lake"
+
+    @property
+    def lake_uri(self) -> str:
+        """Root of the Delta tables of every zone: the local lake folder unless a URI was configured."""
+        return (self.lake_location or str(self.lake)).rstrip("/")
+
+    @property
+    def lake_on_s3a(self) -> bool:
+        """True when Spark reaches the lake through hadoop-aws (landing files are fetched with boto3)."""
+        return self.lake_uri.startswith("s3a://")
 
     @property
     def open_files(self) -> Path:
@@ -102,9 +123,9 @@ class Settings:
         """AIRFLOW_HOME of the embedded profile (SQLite metadata)."""
         return self.home / "airflow"
 
-    def table_path(self, zone: str, name: str) -> Path:
-        """Folder of the Delta table `zone.name`."""
-        return self.lake / zone / name
+    def table_path(self, zone: str, name: str) -> str:
+        """Location (folder or object-store URI) of the Delta table `zone.name`."""
+        return f"{self.lake_uri}/{zone}/{name}"
 
     def with_home(self, home: Path) -> Settings:
         """The same settings on another lake root (tests use a temporary one)."""
@@ -122,7 +143,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"CITYLAKE_PROFILE={profile!r} is not a profile; use one of {', '.join(PROFILES)}"
         )
     extra = tuple(Path(p).expanduser() for p in env.get("CITYLAKE_CATALOG", "").split(os.pathsep) if p)
-    return Settings(
+    settings = Settings(
         home=Path(env.get("CITYLAKE_HOME", str(REPO_ROOT / ".citylake"))).expanduser().resolve(),
         catalog_dirs=(BUILTIN_CATALOG, *extra),
         spark_master=env.get("CITYLAKE_SPARK_MASTER", "local[*]"),
@@ -139,7 +160,32 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         open_base_url=env.get("CITYLAKE_OPEN_BASE_URL", "http://127.0.0.1:8765/"),
         keep_versions=int(env.get("CITYLAKE_KEEP_VERSIONS", "5")),
         pseudonym_key=env.get("CITYLAKE_PSEUDONYM_KEY") or None,
+        lake_location=env.get("CITYLAKE_LAKE") or None,
+        metastore_url=env.get("CITYLAKE_METASTORE_URL") or None,
+        metastore_user=env.get("CITYLAKE_METASTORE_USER") or None,
+        metastore_password=env.get("CITYLAKE_METASTORE_PASSWORD") or None,
     )
+    check_profile(settings)
+    return settings
+
+
+def check_profile(settings: Settings) -> None:
+    """Refuse production settings that would put the lake on one machine.
+
+    Raises:
+        ConfigurationError: names every missing setting.
+    """
+    if settings.profile != "production":
+        return
+    from jobs.errors import ConfigurationError
+
+    missing = []
+    if not settings.lake_on_s3a:
+        missing.append(f"CITYLAKE_LAKE must be an s3a:// URI (is {settings.lake_uri})")
+    if not (settings.metastore_url or "").startswith("jdbc:"):
+        missing.append("CITYLAKE_METASTORE_URL must be the JDBC URL of the Hive metastore database")
+    if missing:
+        raise ConfigurationError("CITYLAKE_PROFILE=production: " + "; ".join(missing))
 
 
 def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -157,12 +203,17 @@ def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = 
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
         "CITYLAKE_S3_REGION": settings.s3_region,
+        "CITYLAKE_PROFILE": settings.profile,
+        # executors start Python workers with the driver's interpreter (a cluster's image has the same path)
+        "PYSPARK_PYTHON": env.get("PYSPARK_PYTHON", sys.executable),
     })
     optional = {"CITYLAKE_LANDING": settings.landing_location, "CITYLAKE_S3_ENDPOINT": settings.s3_endpoint,
                 "CITYLAKE_S3_ACCESS_KEY": settings.s3_access_key, "CITYLAKE_S3_SECRET_KEY": settings.s3_secret_key,
                 "CITYLAKE_OPEN": settings.open_location, "CITYLAKE_RESTRICTED": settings.restricted_location,
                 "CITYLAKE_OPEN_BASE_URL": settings.open_base_url,
                 "CITYLAKE_KEEP_VERSIONS": str(settings.keep_versions),
-                "CITYLAKE_PSEUDONYM_KEY": settings.pseudonym_key}
+                "CITYLAKE_PSEUDONYM_KEY": settings.pseudonym_key, "CITYLAKE_LAKE": settings.lake_location,
+                "CITYLAKE_METASTORE_URL": settings.metastore_url, "CITYLAKE_METASTORE_USER": settings.metastore_user,
+                "CITYLAKE_METASTORE_PASSWORD": settings.metastore_password}
     env.update({k: v for k, v in optional.items() if v})
     return env

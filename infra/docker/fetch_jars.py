@@ -4,11 +4,12 @@ Run by infra/docker/Dockerfile in its `jars` stage, where Maven is installed (th
 
     PYTHONPATH=<checkout> python fetch_jars.py JARS_DIR S3A_DIR
 
-JARS_DIR  becomes the image's CITYLAKE_JARS: the Delta Lake jars resolved by the project's own
-          `jobs.io.jars.resolve_jars`, under the cache key `jobs.io.spark.get_spark` looks up at run time,
-          so no task ever starts a resolution.
-S3A_DIR   hadoop-aws of the Hadoop version the installed pyspark bundles, with its AWS SDK, in one flat
-          folder; infra/spark/spark-defaults.conf puts `S3A_DIR/*` on the driver and executor class path.
+JARS_DIR  becomes the image's CITYLAKE_JARS: every jar group `jobs.io.spark.spark_jars` asks for in the
+          production profile (Delta Lake; hadoop-aws with the AWS SDK v2 modules s3a needs; the PostgreSQL
+          JDBC driver of the metastore), resolved by the project's own `jobs.io.jars.resolve_jars` under the
+          cache keys the session factory looks up at run time, so no task ever starts a resolution.
+S3A_DIR   the same s3a jars in one flat folder; infra/spark/spark-defaults.conf puts `S3A_DIR/*` on the
+          driver and executor class path, so executor pods read s3a:// before the first job ships jars.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def hadoop_version(pyspark_jars: Path | None = None) -> str:
 
 
 def hadoop_aws_coordinate(pyspark_jars: Path | None = None) -> str:
-    """hadoop-aws must match the Hadoop classes on Spark's class path, release for release."""
+    """hadoop-aws must match the Hadoop classes on Spark's class path, release for release (the same rule
+    as `jobs.io.jars.s3a_coordinates`, checked here without importing the project)."""
     return f"org.apache.hadoop:hadoop-aws:{hadoop_version(pyspark_jars)}"
 
 
@@ -43,17 +45,16 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    from jobs.io.jars import delta_coordinate, resolve_jars
+    from jobs.io.jars import POSTGRES_JDBC, delta_coordinate, resolve_jars, s3a_coordinates
 
     jars_dir, s3a_dir = Path(argv[0]), Path(argv[1])
     delta = resolve_jars(jars_dir, [delta_coordinate()])
-    scratch = jars_dir.parent / f"{jars_dir.name}-s3a-build"
-    s3a = resolve_jars(scratch, [hadoop_aws_coordinate()])
+    s3a = resolve_jars(jars_dir, s3a_coordinates())
+    jdbc = resolve_jars(jars_dir, [POSTGRES_JDBC])
     s3a_dir.mkdir(parents=True, exist_ok=True)
     for jar in s3a:
         shutil.copy2(jar, s3a_dir / jar.name)
-    shutil.rmtree(scratch)
-    print(f"{len(delta)} Delta Lake jars in {jars_dir}; {len(s3a)} s3a jars in {s3a_dir}")
+    print(f"{len(delta)} Delta Lake, {len(s3a)} s3a, {len(jdbc)} JDBC jars in {jars_dir}; s3a class path {s3a_dir}")
     return 0
 
 

@@ -11,30 +11,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobs.io.frames import single_row
+from jobs.io.tables import remember
+
+Location = str | Path  # a folder or an object-store URI (s3a://...)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
 
-def exists(spark: SparkSession, path: Path) -> bool:
+def exists(spark: SparkSession, path: Location) -> bool:
     from delta.tables import DeltaTable
 
     return DeltaTable.isDeltaTable(spark, str(path))
 
 
-def read(spark: SparkSession, path: Path) -> DataFrame:
+def read(spark: SparkSession, path: Location) -> DataFrame:
     return spark.read.format("delta").load(str(path))
 
 
-def read_or_empty(spark: SparkSession, path: Path, schema: StructType) -> DataFrame:
+def read_or_empty(spark: SparkSession, path: Location, schema: StructType) -> DataFrame:
     """The table, or an empty frame of `schema` when it was never written."""
     if exists(spark, path):
         return read(spark, path)
     return spark.createDataFrame([], schema)
 
 
-def ensure_table(spark: SparkSession, path: Path, schema: StructType, *,
+def ensure_table(spark: SparkSession, path: Location, schema: StructType, *,
                  partition_by: Sequence[str] = (), properties: dict[str, str] | None = None) -> None:
     """Create an empty table with `schema` unless one is there already."""
     from delta.tables import DeltaTable
@@ -45,9 +48,10 @@ def ensure_table(spark: SparkSession, path: Path, schema: StructType, *,
     for key, value in (properties or {}).items():
         builder = builder.property(key, value)
     builder.execute()
+    remember(spark, str(path))
 
 
-def append_once(df: DataFrame, path: Path, *, txn_app_id: str, txn_version: int = 1,
+def append_once(df: DataFrame, path: Location, *, txn_app_id: str, txn_version: int = 1,
                 partition_by: Sequence[str] = (), merge_schema: bool = False) -> None:
     """Append `df` unless a write with the same transaction id already committed.
 
@@ -62,21 +66,22 @@ def append_once(df: DataFrame, path: Path, *, txn_app_id: str, txn_version: int 
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(str(path))
+    remember(df.sparkSession, str(path))
 
 
-def is_empty(spark: SparkSession, path: Path) -> bool:
+def is_empty(spark: SparkSession, path: Location) -> bool:
     """True when the table holds no rows (reads at most one file's footer, not the data)."""
     return read(spark, path).isEmpty()
 
 
-def delete_where(spark: SparkSession, path: Path, condition: Column) -> None:
+def delete_where(spark: SparkSession, path: Location, condition: Column) -> None:
     """Delete the matching rows in one commit."""
     from delta.tables import DeltaTable
 
     DeltaTable.forPath(spark, str(path)).delete(condition)
 
 
-def overwrite(df: DataFrame, path: Path, *, user_metadata: str | None = None,
+def overwrite(df: DataFrame, path: Location, *, user_metadata: str | None = None,
               partition_by: Sequence[str] = ()) -> None:
     """Replace the table's content (and schema) in one commit; readers see old or new, never half.
 
@@ -88,16 +93,17 @@ def overwrite(df: DataFrame, path: Path, *, user_metadata: str | None = None,
     if user_metadata is not None:
         writer = writer.option("userMetadata", user_metadata)
     writer.save(str(path))
+    remember(df.sparkSession, str(path))
 
 
-def version(spark: SparkSession, path: Path) -> int:
+def version(spark: SparkSession, path: Location) -> int:
     """The table's current version."""
     from delta.tables import DeltaTable
 
     return int(single_row(DeltaTable.forPath(spark, str(path)).history(1).select("version"))[0])
 
 
-def last_user_metadata(spark: SparkSession, path: Path) -> str | None:
+def last_user_metadata(spark: SparkSession, path: Location) -> str | None:
     """`userMetadata` of the table's latest commit, or None (also when there is no table)."""
     from delta.tables import DeltaTable
 
@@ -106,7 +112,7 @@ def last_user_metadata(spark: SparkSession, path: Path) -> str | None:
     return single_row(DeltaTable.forPath(spark, str(path)).history(1).select("userMetadata"))[0]
 
 
-def upsert(spark: SparkSession, source: DataFrame, path: Path, *, keys: Sequence[str],
+def upsert(spark: SparkSession, source: DataFrame, path: Location, *, keys: Sequence[str],
            newer_than: str | None = None) -> dict[str, int]:
     """MERGE `source` into the table at `path` on `keys`.
 

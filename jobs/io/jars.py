@@ -7,6 +7,7 @@ pyspark already ships (Scala, Jackson, Hadoop, Parquet...) are left out so Spark
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -28,13 +29,50 @@ def delta_coordinate() -> str:
     return f"io.delta:delta-spark_{spark_mm}_2.13:{metadata.version('delta-spark')}"
 
 
+# The AWS SDK v2 version hadoop-aws was built against, per Hadoop release. hadoop-aws depends on the SDK
+# `bundle` (~600 MB, every AWS service); s3a needs only a handful of modules, so the bundle is excluded and
+# these modules are resolved instead (about 19 MB with their dependencies).
+AWS_SDK_FOR_HADOOP = {"3.4.1": "2.24.6", "3.4.2": "2.29.52", "3.5.0": "2.35.4"}
+S3A_SDK_MODULES = ("s3", "s3-transfer-manager", "sts")
+POSTGRES_JDBC = "org.postgresql:postgresql:42.7.14"
+
+
+def hadoop_version() -> str:
+    """Hadoop version of the client jars pyspark ships (hadoop-aws must match it exactly)."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    found = sorted(jars.glob("hadoop-client-api-*.jar"))
+    if not found:
+        raise JarResolutionError(f"no hadoop-client-api jar in {jars}: cannot match hadoop-aws to pyspark")
+    return found[-1].name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+
+
+def s3a_coordinates() -> list[str]:
+    """hadoop-aws for pyspark's Hadoop, with the few SDK v2 modules it needs instead of the SDK bundle.
+
+    A `!group:artifact` suffix excludes that transitive dependency. An unknown Hadoop release falls back
+    to the bundle (correct, only larger).
+    """
+    hadoop = hadoop_version()
+    sdk = AWS_SDK_FOR_HADOOP.get(hadoop)
+    if sdk is None:
+        return [f"org.apache.hadoop:hadoop-aws:{hadoop}"]
+    return [f"org.apache.hadoop:hadoop-aws:{hadoop}!software.amazon.awssdk:bundle",
+            *(f"software.amazon.awssdk:{m}:{sdk}" for m in S3A_SDK_MODULES)]
+
+
 def _pom(coordinates: Sequence[str]) -> str:
     deps = []
     for coord in coordinates:
+        coord, *excluded = coord.split("!")
         group, artifact, version = coord.split(":")
+        exclusions = "".join(
+            f"<exclusion><groupId>{g}</groupId><artifactId>{a}</artifactId></exclusion>"
+            for g, a in (e.split(":") for e in excluded))
         deps.append(
             f"<dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>"
-            f"<version>{version}</version></dependency>"
+            f"<version>{version}</version><exclusions>{exclusions}</exclusions></dependency>"
         )
     return (
         '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
@@ -56,7 +94,9 @@ def _shipped_by_pyspark() -> set[str]:
 
 
 def cache_key(coordinates: Sequence[str]) -> str:
-    return "+".join(c.replace(":", "_") for c in sorted(coordinates))
+    key = "+".join(c.replace(":", "_").replace("!", "-x-") for c in sorted(coordinates))
+    # a folder name must stay under the file system's 255 bytes; long sets are named by their hash
+    return key if len(key) <= 120 else f"set-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def resolve_jars(jars_dir: Path, coordinates: Sequence[str]) -> list[Path]:

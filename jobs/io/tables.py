@@ -1,7 +1,13 @@
-"""Table names for analysts: every Delta table of the lake as `<zone>.<name>` in the Spark catalog.
+"""Table names for analysts and tasks: every Delta table of the lake as `<zone>.<name>` in the Spark catalog.
 
-The embedded profile keeps no metastore: names are registered in the session from the lake's folders,
-which are the single source of truth (a production profile points Spark at a Hive metastore instead).
+Two ways, chosen by settings alone:
+- embedded (in-memory catalog): names are registered in each session from the lake's folders, which are
+  the single source of truth;
+- with a Hive metastore (`CITYLAKE_METASTORE_URL`): every write names its table in the metastore
+  (`remember`), so a later task or an analyst's `citylake sql` finds it by name without listing the lake.
+
+Folders are listed and removed through Hadoop's FileSystem, so the same code serves a local lake and an
+`s3a://` one.
 """
 
 from __future__ import annotations
@@ -15,17 +21,88 @@ if TYPE_CHECKING:
 
 ZONES = ("bronze", "audit", "silver", "quarantine", "open", "restricted", "ops")
 
+_remembered: set[str] = set()
+
+
+def uses_metastore(spark: SparkSession) -> bool:
+    return spark.conf.get("spark.sql.catalogImplementation", "in-memory") == "hive"
+
+
+def _quoted(location: str) -> str:
+    return location.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _zone_and_name(location: str) -> tuple[str, str] | None:
+    parts = location.rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2] not in ZONES:
+        return None
+    return parts[-2], parts[-1]
+
+
+def remember(spark: SparkSession, location: str) -> None:
+    """Name the Delta table at `location` (`<lake>/<zone>/<name>`) in the metastore, once per session.
+
+    A no-op without a metastore, and for locations outside a zone folder (scratch tables of tests).
+    """
+    if not uses_metastore(spark) or location in _remembered:
+        return
+    found = _zone_and_name(location)
+    if found is None:
+        return
+    zone, name = found
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{zone}`")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{name}` USING delta LOCATION '{_quoted(location)}'")
+    _remembered.add(location)
+
+
+def forget(spark: SparkSession, location: str) -> None:
+    """Remove the table at `location`: its metastore name and every file under it."""
+    found = _zone_and_name(location)
+    if found is not None and uses_metastore(spark):
+        spark.sql(f"DROP TABLE IF EXISTS `{found[0]}`.`{found[1]}`")
+    _remembered.discard(location)
+    path, fs = _hadoop_path(spark, location)
+    if fs.exists(path):
+        fs.delete(path, True)
+
+
+def _hadoop_path(spark: SparkSession, location: str):  # noqa: ANN202 - py4j objects
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+
+
+def table_locations(spark: SparkSession, settings: Settings, zone: str) -> list[str]:
+    """Locations of the Delta tables in one zone folder of the lake (local or object store)."""
+    folder, fs = _hadoop_path(spark, f"{settings.lake_uri}/{zone}")
+    if not fs.exists(folder):
+        return []
+    found = []
+    for status in fs.listStatus(folder):
+        if status.isDirectory() and fs.exists(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(  # type: ignore[union-attr]
+                status.getPath(), "_delta_log")):
+            found.append(f"{settings.lake_uri}/{zone}/{status.getPath().getName()}")
+    return sorted(found)
+
 
 def register_tables(spark: SparkSession, settings: Settings) -> list[str]:
-    """Register every existing table and return the names."""
+    """Make every table of the lake queryable by name and return the names.
+
+    With a metastore, the names are the ones the tasks recorded (nothing is listed); without one, they are
+    registered in this session from the lake's folders.
+    """
+    if uses_metastore(spark):
+        dbs = {row[0] for row in spark.sql("SHOW DATABASES").collect()}
+        return sorted(f"{zone}.{t.name}" for zone in ZONES if zone in dbs for t in spark.catalog.listTables(zone))
     names = []
     for zone in ZONES:
-        folder = settings.lake / zone
-        if not folder.is_dir():
+        locations = table_locations(spark, settings, zone)
+        if not locations:
             continue
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{zone}`")
-        for table in sorted(p for p in folder.iterdir() if (p / "_delta_log").is_dir()):
-            location = str(table).replace("'", "\\'")
-            spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{table.name}` USING delta LOCATION '{location}'")
-            names.append(f"{zone}.{table.name}")
+        for location in locations:
+            name = location.rsplit("/", 1)[1]
+            spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{name}` USING delta LOCATION '{_quoted(location)}'")
+            names.append(f"{zone}.{name}")
     return names

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
@@ -48,5 +47,5 @@ def catalog_rows(records: Sequence[OpenDataset], base_url: str) -> list[tuple]:
     ) for d in records]
 
 
-def sync_zone_catalog(spark: SparkSession, path: Path, records: Sequence[OpenDataset], base_url: str) -> None:
+def sync_zone_catalog(spark: SparkSession, path: str, records: Sequence[OpenDataset], base_url: str) -> None:
     delta.overwrite(spark.createDataFrame(catalog_rows(records, base_url), SCHEMA), path)

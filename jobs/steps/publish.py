@@ -10,7 +10,6 @@ catalog.jsonld, portal and `<zone>.catalog` table are rebuilt from the datasets'
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime
 
 from pyspark import StorageLevel
@@ -22,6 +21,7 @@ from jobs.catalog.opendata import ZONES
 from jobs.errors import NotReady, ValidationFailed
 from jobs.io import delta, ops
 from jobs.io.objects import ObjectStore, store_for
+from jobs.io.tables import forget
 from jobs.publish import layout, site
 from jobs.publish.records import ChartSpec, FieldInfo
 from jobs.sample.canaries import canary_values
@@ -109,7 +109,7 @@ def _retract(rt: Runtime, res: Resource, keep_zone: str | None) -> list[str]:
         mine = [d for d in site.load_records(store) if d.source == res.name]
         for d in mine:
             store.delete_prefix(layout.dataset_prefix(d.name) + "/")
-            shutil.rmtree(rt.settings.table_path(zone, d.name), ignore_errors=True)
+            forget(rt.spark, rt.settings.table_path(zone, d.name))
             gone.append(f"{zone}.{d.name}")
         if mine:
             records = site.rebuild(store, base_url=rt.settings.open_base_url, now=rt.now)

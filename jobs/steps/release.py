@@ -9,7 +9,6 @@ previous version. Only a clean version moves `latest/` and the record, and old v
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from jobs.catalog.model import UPDATE_CYCLES, Department, Resource
 from jobs.errors import PersonalDataLeak
 from jobs.io import delta
 from jobs.io.objects import LocalStore, ObjectStore
+from jobs.io.tables import forget
 from jobs.publish import layout, site
 from jobs.publish.downloads import OutColumn, json_value, write_downloads
 from jobs.publish.field_dictionary import write_field_dictionary
@@ -72,14 +72,14 @@ class Released:
     dataset: OpenDataset | None = None
 
 
-def _restore(rt: Runtime, path: Path, previous: int | None) -> None:
+def _restore(rt: Runtime, path: str, previous: int | None) -> None:
     if previous is None:
-        shutil.rmtree(path, ignore_errors=True)
+        forget(rt.spark, path)
     else:
         rt.spark.sql(f"RESTORE TABLE delta.`{path}` TO VERSION AS OF {previous}")
 
 
-def _scan_published(rt: Runtime, table: OpenTable, path: Path, store: ObjectStore, keys: Mapping[str, str],
+def _scan_published(rt: Runtime, table: OpenTable, path: str, store: ObjectStore, keys: Mapping[str, str],
                     scratch: Path, canaries: Sequence[str]) -> list[Finding]:
     """Read back the open table and every file as stored, and look for identifiers."""
     findings = scan_frame(delta.read(rt.spark, path), where=f"table {table.name}", allowed=table.allowed,

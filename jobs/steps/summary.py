@@ -16,7 +16,7 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
     rt = runtime(settings)
     spark, settings = rt.spark, rt.settings
     names = resources or sorted(rt.catalog.resources)
-    lines = [f"citylake summary — lake at {settings.lake}", ""]
+    lines = [f"citylake summary — lake at {settings.lake_uri}", ""]
     for name in names:
         res = rt.resource(name)
         lines.append(f"== {res.name} ({res.title}, {res.code}) ==")
@@ -58,7 +58,7 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
     lines.append("")
     lines += [
         "where to look:",
-        f"  lake tables (Delta)  {settings.lake}/{{bronze,silver,quarantine,open,ops}}/<table>",
+        f"  lake tables (Delta)  {settings.lake_uri}/{{bronze,silver,quarantine,open,ops}}/<table>",
         "  quarantine           citylake sql \"select * from quarantine.<resource>\"",
         "  ledger               citylake sql \"select * from ops.ledger\"",
         "  correction files     citylake quarantine <resource> --export DIR  (or --department D)",

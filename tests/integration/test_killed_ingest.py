@@ -45,7 +45,7 @@ def _committed(bronze: Path) -> bool:
 def test_killed_ingest_rerun_has_exact_counts(lake, spark, appeals, tmp_path, kill_when):
     settings = lake
     export = write_export(appeals, settings.landing, day=date(2026, 11, 26), rows=ROWS)
-    bronze = settings.table_path("bronze", appeals.name)
+    bronze = Path(settings.table_path("bronze", appeals.name))
     env = {**os.environ, "CITYLAKE_HOME": str(settings.home), "CITYLAKE_JARS": str(settings.jars_dir),
            "CITYLAKE_SPARK_MASTER": "local[1]", "CITYLAKE_SHUFFLE_PARTITIONS": "2",
            "PYTHONPATH": str(REPO_ROOT)}

@@ -44,6 +44,6 @@ def test_rest_triggered_run_and_asset_scheduled_publish(postgres_server, catalog
         assert {e.get("name") or e.get("uri") for e in events} >= {"silver.citizen_appeals"}, events
     finally:
         cluster.stop()
-    assert (settings.table_path("open", "citizen_appeals") / "_delta_log").is_dir()
+    assert (settings.lake / "open" / "citizen_appeals" / "_delta_log").is_dir()
     assert "citizen_appeals" in (settings.open_files / "catalog.json").read_text(encoding="utf-8")
-    assert not (settings.table_path("open", "leader_instructions") / "_delta_log").exists()  # 不予开放
+    assert not (settings.lake / "open" / "leader_instructions" / "_delta_log").exists()  # 不予开放

@@ -41,7 +41,8 @@ LAKE_VOLUME = INFRA / "k8s" / "lake-volume.yaml"
 SPARK_RBAC = INFRA / "k8s" / "spark-driver-rbac.yaml"
 
 #: settings that are credentials: never a literal value, only a reference to a Kubernetes secret
-SECRET_SETTINGS = {"CITYLAKE_S3_ACCESS_KEY", "CITYLAKE_S3_SECRET_KEY", "CITYLAKE_PSEUDONYM_KEY"}
+SECRET_SETTINGS = {"CITYLAKE_S3_ACCESS_KEY", "CITYLAKE_S3_SECRET_KEY", "CITYLAKE_PSEUDONYM_KEY",
+                   "CITYLAKE_METASTORE_PASSWORD"}
 #: settings production may leave unset, and why
 OPTIONAL_SETTINGS = {"CITYLAKE_CATALOG": "extra catalog folders; production onboards resources with a new image"}
 #: the folders a task needs at run time (jobs/settings.py finds the last three next to jobs/)

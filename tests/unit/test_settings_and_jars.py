@@ -20,11 +20,50 @@ def test_defaults_live_in_the_checkout():
     assert s.profile == "embedded" and s.spark_master == "local[*]"
 
 
+PRODUCTION = {"CITYLAKE_PROFILE": "production", "CITYLAKE_LAKE": "s3a://lake/tables/",
+              "CITYLAKE_METASTORE_URL": "jdbc:postgresql://db:5432/metastore", "CITYLAKE_METASTORE_USER": "hive",
+              "CITYLAKE_METASTORE_PASSWORD": "pw-123", "CITYLAKE_S3_ENDPOINT": "http://127.0.0.1:9000",
+              "CITYLAKE_S3_ACCESS_KEY": "AK", "CITYLAKE_S3_SECRET_KEY": "sk-456"}
+
+
 def test_environment_overrides(tmp_path):
-    s = load_settings({"CITYLAKE_HOME": str(tmp_path), "CITYLAKE_CATALOG": f"/a{os.pathsep}/b",
-                       "CITYLAKE_SPARK_MASTER": "spark://m:7077", "CITYLAKE_PROFILE": "production"})
+    s = load_settings({**PRODUCTION, "CITYLAKE_HOME": str(tmp_path), "CITYLAKE_CATALOG": f"/a{os.pathsep}/b",
+                       "CITYLAKE_SPARK_MASTER": "spark://m:7077"})
     assert s.home == tmp_path and s.catalog_dirs == (BUILTIN_CATALOG, Path("/a"), Path("/b"))
     assert s.spark_master == "spark://m:7077" and s.profile == "production"
+    assert s.table_path("silver", "citizen_appeals") == "s3a://lake/tables/silver/citizen_appeals"
+
+
+def test_production_refuses_a_local_lake_or_no_metastore(tmp_path):
+    with pytest.raises(ConfigurationError, match="CITYLAKE_LAKE must be an s3a:// URI.*CITYLAKE_METASTORE_URL"):
+        load_settings({"CITYLAKE_HOME": str(tmp_path), "CITYLAKE_PROFILE": "production"})
+    embedded = load_settings({"CITYLAKE_HOME": str(tmp_path)})
+    assert embedded.table_path("ops", "ledger") == str(tmp_path / "lake" / "ops" / "ledger")
+
+
+def test_production_spark_conf_holds_no_secret(tmp_path):
+    from jobs.io.spark import hadoop_secrets, spark_conf
+
+    s = load_settings({**PRODUCTION, "CITYLAKE_HOME": str(tmp_path)})
+    conf = spark_conf(s, ["/j/delta.jar", "/j/postgresql-42.7.14.jar"])
+    assert conf["spark.sql.catalogImplementation"] == "hive"
+    assert conf["spark.hadoop.javax.jdo.option.ConnectionURL"] == "jdbc:postgresql://db:5432/metastore"
+    assert conf["spark.driver.extraClassPath"] == "/j/postgresql-42.7.14.jar"
+    assert conf["spark.sql.warehouse.dir"] == "s3a://lake/tables/_warehouse"
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
+    assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert not [k for k, v in conf.items() if v in ("pw-123", "sk-456", "AK")], "secrets would reach spark-submit's argv"
+    assert hadoop_secrets(s) == {"fs.s3a.access.key": "AK", "fs.s3a.secret.key": "sk-456",
+                                 "javax.jdo.option.ConnectionPassword": "pw-123"}
+
+
+def test_s3a_jars_are_hadoop_aws_of_pyspark_without_the_sdk_bundle():
+    coords = jars.s3a_coordinates()
+    assert coords[0] == f"org.apache.hadoop:hadoop-aws:{jars.hadoop_version()}!software.amazon.awssdk:bundle"
+    pom = jars._pom(coords)
+    assert "<exclusion><groupId>software.amazon.awssdk</groupId><artifactId>bundle</artifactId></exclusion>" in pom
+    assert {c.split(":")[1] for c in coords[1:]} == {"s3", "s3-transfer-manager", "sts"}
+    assert len(jars.cache_key(coords)) <= 120
 
 
 def test_unknown_profile_is_refused():
