@@ -9,6 +9,11 @@ so open data follows silver by data-aware scheduling, never by a clock of its ow
 
 Every task is one call of a step function in `jobs.steps`, imported inside the task so that parsing this
 file imports neither Spark nor pandas.
+
+Lineage: each task declares the lake tables it reads and writes (`jobs.catalog.lineage`) as OpenLineage
+datasets in its inlets and outlets, and ingest adds the landing files it read, so the OpenLineage provider's
+events trace every row's way from a landing file to the open table. Airflow Assets stay the scheduling
+signal; OpenLineage datasets in outlets are not Assets and schedule nothing.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from airflow.sdk import (
     get_parsing_context,
     task,
 )
+from openlineage.client.event_v2 import Dataset
 
 from jobs.catalog import Resource
+from jobs.catalog.lineage import DatasetId, landing_file, step_io
 from jobs.catalog.loader import load_catalog_leniently
 from jobs.catalog.pools import pool_name
 from jobs.catalog.schedule import SCHEDULES, dag_cycle, wait_policy
@@ -109,9 +116,20 @@ def _step(name: str, resource: str):  # noqa: ANN202
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
+def _dataset(d: DatasetId) -> Dataset:
+    return Dataset(namespace=d.namespace, name=d.name)
+
+
 @task
 def ingest(resource: str) -> list[dict]:
-    return _step("ingest", resource)
+    from airflow.sdk import get_current_context
+
+    outcomes = _step("ingest", resource)
+    # the landing files are known only now; the provider reads the inlets when the task completes
+    settings = load_settings()
+    inlets = get_current_context()["task"].inlets
+    inlets.extend(_dataset(landing_file(settings, o["file"])) for o in outcomes if o["status"] == "ingested")
+    return outcomes
 
 
 @task
@@ -126,6 +144,16 @@ def validate(resource: str) -> list[dict]:
 
 @task
 def publish(resource: str) -> dict:
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    # An asset-triggered run publishes the resources whose silver changed; the others may be halfway
+    # through their own pipeline run (conformed, not yet validated) and are published by the run their
+    # own silver Asset triggers. A manual run publishes every resource.
+    changed = {asset.name for asset in get_current_context().get("triggering_asset_events") or ()}
+    if changed and f"silver.{resource}" not in changed:
+        raise AirflowSkipException(f"silver.{resource} did not change in this run "
+                                   f"(changed: {', '.join(sorted(changed))})")
     return _step("publish", resource)
 
 
@@ -145,16 +173,25 @@ def build_department_dag(department, resources: tuple[Resource, ...]) -> DAG:  #
         default_args=DEFAULT_ARGS,
         tags=["citylake", department.key, *sorted({r.open_type for r in resources})],
     ) as dag:
+        settings = load_settings()
         for res in resources:
             pool = pool_name(res)
+            io = {step: lineage(settings, res, step) for step in ("ingest", "conform", "validate")}
             with TaskGroup(group_id=res.name, tooltip=f"{res.title} ({res.code})"):
                 (
                     export_sensor(res, cycle)
-                    >> ingest.override(task_id="ingest", pool=pool)(res.name)
-                    >> conform.override(task_id="conform", pool=pool)(res.name)
-                    >> validate.override(task_id="validate", pool=pool, outlets=[silver_asset(res)])(res.name)
+                    >> ingest.override(task_id="ingest", pool=pool, **io["ingest"])(res.name)
+                    >> conform.override(task_id="conform", pool=pool, **io["conform"])(res.name)
+                    >> validate.override(task_id="validate", pool=pool, inlets=io["validate"]["inlets"],
+                                         outlets=[silver_asset(res), *io["validate"]["outlets"]])(res.name)
                 )
     return dag
+
+
+def lineage(settings, res: Resource, step: str) -> dict[str, list]:  # noqa: ANN001
+    """`inlets` / `outlets` of a step's task: OpenLineage datasets of the tables it reads and writes."""
+    inputs, outputs = step_io(settings, res, step)
+    return {"inlets": [_dataset(d) for d in inputs], "outlets": [_dataset(d) for d in outputs]}
 
 
 def build_publish_dag(department, resources: tuple[Resource, ...]) -> DAG:  # noqa: ANN001
@@ -171,8 +208,10 @@ def build_publish_dag(department, resources: tuple[Resource, ...]) -> DAG:  # no
         default_args=DEFAULT_ARGS,
         tags=["citylake", department.key, "open-data", *sorted({r.open_type for r in resources})],
     ) as dag:
+        settings = load_settings()
         for res in resources:
-            publish.override(task_id=f"publish_{res.name}", pool=pool_name(res))(res.name)
+            publish.override(task_id=f"publish_{res.name}", pool=pool_name(res),
+                             **lineage(settings, res, "publish"))(res.name)
     return dag
 
 

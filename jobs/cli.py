@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     for role in ("landing", "lake", "open", "restricted"):
         s.add_argument(f"--{role}", default=f"citylake-{role}", help=f"name of the {role} bucket")
     s.add_argument("--archive-days", type=int, default=365, help="days archived landing files are kept")
+    sub.add_parser("metastore", help="prepare the Hive metastore once (its tables, the zone databases), "
+                                     "before the first DAG run")
     s = sub.add_parser("demo", help="sample exports -> every department's Airflow DAG (dags test) -> summary")
     s.add_argument("--day", type=date.fromisoformat, default=date.today())
     s.add_argument("--scale", type=float, default=0.02, help="share of the city's daily volumes")
@@ -81,6 +83,12 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 
         result = getattr(steps, args.command)(args.resource, settings=settings)
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return 0
+    if args.command == "metastore":
+        from jobs.io.spark import get_spark
+        from jobs.io.tables import init_metastore
+
+        print("metastore ready; databases: " + ", ".join(init_metastore(get_spark(settings), settings)))
         return 0
     if args.command == "buckets":
         from jobs.io.buckets import BucketPlan, bootstrap

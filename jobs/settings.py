@@ -30,6 +30,7 @@ object store and a metastore is configured, so a production task can never quiet
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -216,4 +217,22 @@ def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = 
                 "CITYLAKE_METASTORE_URL": settings.metastore_url, "CITYLAKE_METASTORE_USER": settings.metastore_user,
                 "CITYLAKE_METASTORE_PASSWORD": settings.metastore_password}
     env.update({k: v for k, v in optional.items() if v})
+    if not any(k in env for k in ("AIRFLOW__OPENLINEAGE__TRANSPORT", "AIRFLOW__OPENLINEAGE__CONFIG_PATH",
+                                  "OPENLINEAGE_CONFIG", "OPENLINEAGE_URL")):
+        env.update(lineage_environment(settings.home / "lineage"))
     return env
+
+
+def lineage_environment(folder: Path) -> dict[str, str]:
+    """OpenLineage events of every task as one JSON file per event in `folder` (the default of both
+    profiles; an operator points AIRFLOW__OPENLINEAGE__TRANSPORT at Marquez or another backend instead).
+
+    One file per event, because task processes run at the same time; events are emitted from a thread of
+    the task process rather than a fork of it, which holds a JVM (Spark's driver) and py4j threads.
+    The folder is created here: the file transport does not create it and drops events instead.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    transport = {"type": "file", "log_file_path": str(folder / "event"), "append": False}
+    return {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": "citylake",
+            "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True"}

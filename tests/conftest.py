@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.settings import BUILTIN_CATALOG, DAGS_DIR, Settings
+from jobs.settings import BUILTIN_CATALOG, DAGS_DIR, Settings, lineage_environment
 
-pytest_plugins = ["tests.support.s3_fixture", "tests.support.browser", "tests.support.postgres"]
+pytest_plugins = ["tests.support.s3_fixture", "tests.support.browser", "tests.support.postgres",
+                  "tests.support.spark_cluster"]
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="citylake-test-airflow-"))
 os.environ.update({
@@ -24,7 +25,10 @@ os.environ.update({
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    # OpenLineage's listener and transport are set up once per process: one folder for the session
+    **lineage_environment(_AIRFLOW_HOME / "lineage"),
 })
+LINEAGE_DIR = _AIRFLOW_HOME / "lineage"
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,12 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
+import pyarrow as pa
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.io import delta
+from jobs.io import delta, deltars
+from jobs.io.tables import remember
 from jobs.settings import Settings
 
 if TYPE_CHECKING:
@@ -134,13 +136,24 @@ def _path(settings: Settings, table: str):  # noqa: ANN202
     return settings.table_path("ops", table)
 
 
+def arrow_schema_of(cls: type) -> pa.Schema:
+    """The same columns as `schema_of`, for delta-rs: Spark's TimestampType is a UTC instant."""
+    types = {"StringType()": pa.string(), "LongType()": pa.int64(), "TimestampType()": pa.timestamp("us", tz="UTC"),
+             "BooleanType()": pa.bool_(), "DoubleType()": pa.float64()}
+    return pa.schema([pa.field(f.name, types[repr(f.dataType)], nullable=True) for f in schema_of(cls)])
+
+
 def record(spark: SparkSession, settings: Settings, table: str, entries: list, *, txn_app_id: str) -> None:
-    """Append entries to an ops table exactly once per `txn_app_id`."""
-    schema = schema_of(TABLES[table])
-    rows = [tuple(asdict(e).values()) for e in entries]
-    # mergeSchema: an ops table written by an older citylake gains the new columns instead of failing.
-    delta.append_once(spark.createDataFrame(rows, schema), _path(settings, table), txn_app_id=txn_app_id,
-                      merge_schema=True)
+    """Append entries to an ops table exactly once per `txn_app_id`.
+
+    Written by delta-rs (`jobs.io.deltars`): tasks of all resources append here at the same time, and
+    delta-rs commits atomically on S3 where Spark's Delta writer does not. A table written by an older
+    citylake gains new columns (schema merge) instead of failing.
+    """
+    location = _path(settings, table)
+    deltars.append_once([asdict(e) for e in entries], arrow_schema_of(TABLES[table]), location, settings,
+                        txn_app_id=txn_app_id)
+    remember(spark, location)
 
 
 def read(spark: SparkSession, settings: Settings, table: str, resource: str | None = None) -> DataFrame:

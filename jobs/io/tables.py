@@ -50,9 +50,40 @@ def remember(spark: SparkSession, location: str) -> None:
     if found is None:
         return
     zone, name = found
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{zone}`")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{name}` USING delta LOCATION '{_quoted(location)}'")
+    from pyspark.errors import AnalysisException
+
+    try:
+        spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{name}` USING delta LOCATION '{_quoted(location)}'")
+    except AnalysisException as exc:
+        if "SCHEMA_NOT_FOUND" in str(exc):
+            from jobs.errors import ConfigurationError
+
+            raise ConfigurationError(f"the metastore has no database `{zone}`: run `citylake metastore` once "
+                                     "before the first DAG run") from exc
+        # tasks of other resources name the shared ops tables too: losing that race is fine
+        if "ALREADY_EXISTS" not in str(exc):
+            raise
     _remembered.add(location)
+
+
+def init_metastore(spark: SparkSession, settings: Settings) -> list[str]:
+    """Prepare a fresh metastore once, before the first DAG run (as `airflow db migrate` does for Airflow).
+
+    DataNucleus creates the metastore's own tables on first use; two tasks doing that at the same moment
+    collide. Creating the zone databases and one throwaway table here creates them all up front.
+    Returns the zone databases.
+    """
+    if not uses_metastore(spark):
+        from jobs.errors import ConfigurationError
+
+        raise ConfigurationError("no metastore configured: set CITYLAKE_METASTORE_URL (embedded lakes need none)")
+    for zone in ZONES:
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS `{zone}` LOCATION '{_quoted(settings.lake_uri)}/_warehouse/{zone}'")
+    probe = f"{settings.lake_uri}/_warehouse/_metastore_probe"
+    spark.sql(f"CREATE TABLE IF NOT EXISTS ops.`_metastore_probe` (id INT) USING delta LOCATION '{_quoted(probe)}'")
+    spark.sql("DROP TABLE IF EXISTS ops.`_metastore_probe`")
+    forget(spark, probe)
+    return list(ZONES)
 
 
 def forget(spark: SparkSession, location: str) -> None:

@@ -32,6 +32,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response, Streamin
 from starlette.concurrency import run_in_threadpool
 
 from jobs.errors import CitylakeError
+from jobs.io.deltars import storage_options as delta_storage_options
 from jobs.io.objects import LocalStore, ObjectStore, S3Store, store_for
 from jobs.publish import ckan_actions as actions
 from jobs.publish.ckan_actions import Catalog, build_catalog
@@ -39,7 +40,6 @@ from jobs.publish.ckan_datastore import (
     MEMORY_BYTES_DEFAULT,
     TableCache,
     datastore_search,
-    delta_storage_options,
     table_key,
 )
 from jobs.publish.ckan_params import ActionError

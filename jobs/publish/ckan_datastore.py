@@ -41,7 +41,6 @@ from jobs.publish.ckan_params import (
     text,
 )
 from jobs.publish.records import OpenDataset
-from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +58,6 @@ TableKey = tuple[str, int, str]
 def table_key(dataset: OpenDataset) -> TableKey:
     """Which published version of which table a record describes."""
     return (dataset.table, dataset.version, dataset.modified)
-
-
-def delta_storage_options(settings: Settings) -> dict[str, str]:
-    """deltalake (object_store) options for s3:// tables, from the same settings as the boto3 client."""
-    options = {"AWS_REGION": settings.s3_region}
-    if settings.s3_endpoint:
-        options["AWS_ENDPOINT_URL"] = settings.s3_endpoint
-        if settings.s3_endpoint.startswith("http://"):
-            options["AWS_ALLOW_HTTP"] = "true"
-    if settings.s3_access_key and settings.s3_secret_key:
-        options["AWS_ACCESS_KEY_ID"] = settings.s3_access_key
-        options["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key
-    return options
 
 
 SortKeys = tuple[tuple[str, str, str], ...]

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from airflow.sdk import Asset
 
 from jobs.catalog.schedule import SCHEDULES, dag_cycle
 from jobs.settings import DAGS_DIR
@@ -121,6 +122,35 @@ def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypat
         steps = {r.step: r for r in ops.read(spark, settings, "ledger", res.name).collect()}
         assert steps["conform"].rows_read == 40 == steps["conform"].rows_accepted
         assert delta.read(spark, settings.table_path("silver", res.name)).count() == 40
+    follow_one_row_through_lineage(spark, settings, dagbag)
+
+
+def follow_one_row_through_lineage(spark, settings, dagbag) -> None:
+    """One published appeal, traced back through the OpenLineage events of the tasks that moved it:
+    landing file -> ingest -> bronze -> conform -> audit -> validate -> silver -> publish -> open."""
+    from jobs.catalog.lineage import dataset_id, landing_file
+    from jobs.io import delta
+    from tests.conftest import LINEAGE_DIR
+    from tests.support.lineage import datasets, task_events
+
+    table = {z: settings.table_path(z, "citizen_appeals") for z in ("bronze", "audit", "silver", "open")}
+    appeal = delta.read(spark, table["open"]).orderBy("appeal_id").first().appeal_id
+    source = delta.read(spark, table["bronze"]).where(f"appeal_id = '{appeal}'").select("_source_file").first()[0]
+    assert delta.read(spark, table["silver"]).where(f"appeal_id = '{appeal}'").count() == 1
+    pipeline = task_events(LINEAGE_DIR, "citylake_network_governance")
+    publishing = task_events(LINEAGE_DIR, "citylake_network_governance_publish")
+    for dag_id, done in (("citylake_network_governance", pipeline),
+                         ("citylake_network_governance_publish", publishing)):
+        assert set(done) == set(dagbag.dags[dag_id].task_ids), f"a task of {dag_id} sent no COMPLETE event"
+    hops = [("citizen_appeals.ingest", landing_file(settings, source), table["bronze"]),
+            ("citizen_appeals.conform", dataset_id(table["bronze"]), table["audit"]),
+            ("citizen_appeals.validate", dataset_id(table["audit"]), table["silver"])]
+    for task_id, read, written in hops:
+        assert read in datasets(pipeline[task_id], "inputs"), (task_id, read, pipeline[task_id].get("inputs"))
+        assert dataset_id(written) in datasets(pipeline[task_id], "outputs"), (task_id, written)
+    published = publishing["publish_citizen_appeals"]
+    assert dataset_id(table["silver"]) in datasets(published, "inputs")
+    assert dataset_id(table["open"]) in datasets(published, "outputs")
 
 
 SNAPSHOT = Path(__file__).with_name("topology.json")
@@ -135,8 +165,9 @@ def topology(dagbag) -> dict:
             "schedule": str(dag.schedule),
             "tags": sorted(dag.tags),
             "tasks": {
-                t.task_id: {"downstream": sorted(t.downstream_task_ids), "outlets": [a.uri for a in t.outlets],
-                            "pool": t.pool}
+                # Assets only: the OpenLineage datasets next to them name lake paths of this machine
+                t.task_id: {"downstream": sorted(t.downstream_task_ids),
+                            "outlets": [a.uri for a in t.outlets if isinstance(a, Asset)], "pool": t.pool}
                 for t in sorted(dag.tasks, key=lambda t: t.task_id)
             },
         }

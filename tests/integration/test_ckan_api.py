@@ -32,10 +32,10 @@ import pytest
 import uvicorn
 from deltalake import write_deltalake
 
+from jobs.io.deltars import storage_options as delta_storage_options
 from jobs.io.objects import LocalStore, ObjectStore, S3Store
 from jobs.publish import layout
 from jobs.publish.ckan import create_app
-from jobs.publish.ckan_datastore import delta_storage_options
 from jobs.publish.records import (
     MEDIA_TYPES,
     Distribution,

@@ -1,29 +1,103 @@
-"""Production smoke test: Airflow on PostgreSQL with a real scheduler (LocalExecutor), DAG processor and
-API server. A department's DAG is triggered through the REST API and polled to success; its publish DAG
-then runs because the validate tasks emitted the silver Assets (data-aware scheduling, not a trigger)."""
+"""Production smoke test: the `production` profile end to end, every engine a real process on loopback.
+
+- Airflow on PostgreSQL with the scheduler (LocalExecutor), DAG processor and API server;
+- a Spark standalone master and two workers from pyspark's distribution; tasks submit to `spark://`;
+- the lake on S3 (`s3a://`, SeaweedFS), landing and open zones on S3 too;
+- a Hive metastore on PostgreSQL that the tasks name their tables in.
+
+A department's DAG is triggered through the REST API and polled to success; its publish DAG then runs
+because the validate tasks emitted the silver Assets (data-aware scheduling, not a trigger). Afterwards
+an analyst's `citylake sql`, a separate process, finds the tables by name; executors ran on both workers;
+every task sent OpenLineage events naming the S3 datasets it read and wrote; and no credential appears in
+any log, Spark work folder or lineage event.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import os
+import secrets
+import subprocess
+import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
+from jobs.catalog.lineage import dataset_id
 from jobs.catalog.pools import pools_document
+from jobs.io.buckets import BucketPlan, bootstrap
 from jobs.sample.generator import write_export
+from jobs.settings import REPO_ROOT, lineage_environment, load_settings
 from tests.support.airflow_cluster import AirflowCluster
+from tests.support.lineage import datasets, task_events
+from tests.support.secret_scan import find_secrets
 
 pytestmark = [pytest.mark.production, pytest.mark.airflow]
 
 DEPARTMENT = "network_governance"
+DAY = date(2026, 11, 26)
 
 
-def test_rest_triggered_run_and_asset_scheduled_publish(postgres_server, catalog, settings_for, tmp_path):
-    settings = replace(settings_for(tmp_path / "home"), pseudonym_key="smoke-test-key")
+def production_settings(home: Path, s3, postgres, spark_cluster, plan: BucketPlan):  # noqa: ANN001, ANN201
+    """The settings an operator would put in the environment, read back through `load_settings`."""
+    metastore = f"metastore_{secrets.token_hex(4)}"
+    postgres.create_database(metastore)
+    env = {
+        "CITYLAKE_PROFILE": "production",
+        "CITYLAKE_HOME": str(home),
+        "CITYLAKE_JARS": str(REPO_ROOT / ".jars"),
+        "CITYLAKE_SHUFFLE_PARTITIONS": "2",
+        "CITYLAKE_SPARK_MASTER": spark_cluster.master_url,
+        "CITYLAKE_LAKE": f"s3a://{plan.lake}/lake",
+        "CITYLAKE_LANDING": f"s3://{plan.landing}/departments",
+        "CITYLAKE_OPEN": f"s3://{plan.open}/opendata",
+        "CITYLAKE_RESTRICTED": f"s3://{plan.restricted}/opendata",
+        "CITYLAKE_S3_ENDPOINT": s3.endpoint_url,
+        "CITYLAKE_S3_ACCESS_KEY": s3.access_key,
+        "CITYLAKE_S3_SECRET_KEY": s3.secret_key,
+        "CITYLAKE_METASTORE_URL": f"jdbc:postgresql://127.0.0.1:{postgres.port}/{metastore}",
+        "CITYLAKE_METASTORE_USER": postgres.user,
+        "CITYLAKE_METASTORE_PASSWORD": postgres.password,
+        "CITYLAKE_PSEUDONYM_KEY": secrets.token_urlsafe(24),
+    }
+    return load_settings(env)
+
+
+def deliver(settings, catalog, client, plan: BucketPlan, scratch: Path) -> None:  # noqa: ANN001
+    """Write each resource's export as the department would and put it in the landing bucket, marker last."""
     for res in catalog.resources_of(DEPARTMENT):
-        write_export(res, settings.landing, day=date(2026, 11, 26), rows=60, defect_rate=0)
-    cluster = AirflowCluster(settings, postgres_server).start()
+        write_export(res, scratch, day=DAY, rows=60, defect_rate=0)
+        files = sorted(p for p in scratch.rglob("*") if p.is_file())
+        for path in sorted(files, key=lambda p: p.name.endswith(res.source.marker_suffix)):
+            client.upload_file(str(path), plan.landing, f"departments/{path.relative_to(scratch).as_posix()}")
+            path.unlink()
+
+
+def run_cli(settings, *args: str) -> str:  # noqa: ANN001
+    """`citylake ...` as an analyst runs it: its own process, with the same settings."""
+    from jobs.settings import airflow_environment
+
+    env = airflow_environment(settings)
+    done = subprocess.run([sys.executable, "-m", "jobs.cli", *args], env=env, cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_production_profile_end_to_end(postgres_server, s3_server, spark_cluster, catalog, tmp_path):
+    plan = BucketPlan(**{role: f"smoke-{role}-{secrets.token_hex(3)}" for role in
+                         ("landing", "lake", "open", "restricted")})
+    client = s3_server.client()
+    bootstrap(client, plan)
+    settings = production_settings(tmp_path / "home", s3_server, postgres_server, spark_cluster, plan)
+    deliver(settings, catalog, client, plan, tmp_path / "export")
+    run_cli(settings, "metastore")  # once per metastore, as `airflow db migrate` is for Airflow
+    apps_before = set(spark_cluster.applications())
+
+    lineage = settings.home / "lineage"
+    cluster = AirflowCluster(settings, postgres_server,
+                             extra_env={**spark_cluster.app_env(), **lineage_environment(lineage)}).start()
     try:
         pools = settings.airflow_home / "pools.json"
         pools.write_text(json.dumps(pools_document(catalog), ensure_ascii=False), encoding="utf-8")
@@ -38,12 +112,50 @@ def test_rest_triggered_run_and_asset_scheduled_publish(postgres_server, catalog
         cluster.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         done = cluster.wait_for_run(dag_id, run["dag_run_id"])
         assert done["run_type"] == "manual"
-        published = cluster.wait_for_run(publish_id)
+        # the first asset-triggered run may come from the other resource's silver and skip this one
+        published = cluster.wait_for_task(publish_id, "publish_citizen_appeals")
         assert published["run_type"] == "asset_triggered", published
         events = cluster.api("GET", "/assets/events", params={"source_dag_id": dag_id})["asset_events"]
         assert {e.get("name") or e.get("uri") for e in events} >= {"silver.citizen_appeals"}, events
     finally:
         cluster.stop()
-    assert (settings.lake / "open" / "citizen_appeals" / "_delta_log").is_dir()
-    assert "citizen_appeals" in (settings.open_files / "catalog.json").read_text(encoding="utf-8")
-    assert not (settings.lake / "open" / "leader_instructions" / "_delta_log").exists()  # 不予开放
+
+    # every Spark step ran on the cluster, with executors on both workers
+    apps = {a: n for a, n in spark_cluster.applications().items() if a not in apps_before}
+    assert apps, "no Spark application was submitted to the standalone master"
+    by_worker = spark_cluster.executors_by_worker()
+    assert all(set(apps) & ran for ran in by_worker.values()), (apps, by_worker)
+
+    # the lake is on S3, nothing was written to a local lake folder
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=plan.lake, Prefix="lake/silver/citizen_appeals/")
+            .get("Contents", [])]
+    assert any("/_delta_log/" in k for k in keys), keys
+    assert not settings.lake.joinpath("silver").exists()
+    catalog_json = client.get_object(Bucket=plan.open, Key="opendata/catalog.json")["Body"].read().decode("utf-8")
+    assert "citizen_appeals" in catalog_json and "leader_instructions" not in catalog_json  # 不予开放
+
+    # an analyst's session finds what the DAGs wrote, by name, through the metastore
+    out = run_cli(settings, "sql", "SELECT count(*) AS n FROM silver.citizen_appeals")
+    counts = [int(cell) for line in out.splitlines() for cell in line.strip("|").split("|") if cell.strip().isdigit()]
+    assert counts and counts[0] > 0, out
+    tables = run_cli(settings, "sql", "SHOW TABLES IN open")
+    assert "citizen_appeals" in tables and "leader_instructions" not in tables, tables
+    assert os.environ.get("CITYLAKE_PROFILE") != "production"  # the test process itself stayed embedded
+
+    # lineage: every task reported, with the S3 datasets it read and wrote
+    done = task_events(lineage, dag_id)
+    assert {"citizen_appeals.ingest", "citizen_appeals.conform", "citizen_appeals.validate"} <= set(done), sorted(done)
+    ingest_inputs = datasets(done["citizen_appeals.ingest"], "inputs")
+    assert {d.namespace for d in ingest_inputs} == {f"s3://{plan.landing}"}, ingest_inputs
+    silver = dataset_id(settings.table_path("silver", "citizen_appeals"))
+    assert silver.namespace == f"s3://{plan.lake}" and silver in datasets(done["citizen_appeals.validate"], "outputs")
+    assert silver in datasets(task_events(lineage, publish_id)["publish_citizen_appeals"], "inputs")
+
+    # secrets come from the environment and never reach a log, a Spark work folder or a lineage event
+    leaked = find_secrets(
+        [settings.airflow_home, spark_cluster.folder, lineage],
+        {"S3 secret key": s3_server.secret_key, "metastore password": postgres_server.password,
+         "pseudonymisation key": str(settings.pseudonym_key),
+         "Airflow JWT secret": cluster.env["AIRFLOW__API_AUTH__JWT_SECRET"]},
+        skip=[settings.airflow_home / "passwords.json"])
+    assert not leaked, "\n".join(leaked)

@@ -127,6 +127,22 @@ class AirflowCluster:
             time.sleep(3)
         raise RuntimeError(f"{dag_id} did not finish in {timeout:.0f} s:\n{self.tail('scheduler')}")
 
+    def wait_for_task(self, dag_id: str, task_id: str, *, timeout: float = 1200) -> dict:
+        """The first run of `dag_id` in which `task_id` succeeded (other runs may skip it); raises with the
+        logs when a run fails first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for run in self.api("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "id"})["dag_runs"]:
+                if run["state"] == "failed":
+                    raise RuntimeError(f"{dag_id} {run['dag_run_id']} failed:\n{self.task_states(dag_id, run)}\n"
+                                       f"{self.tail('scheduler')}")
+                if run["state"] == "success":
+                    ti = self.api("GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances/{task_id}")
+                    if ti["state"] == "success":
+                        return run
+            time.sleep(3)
+        raise RuntimeError(f"{task_id} of {dag_id} did not succeed in {timeout:.0f} s:\n{self.tail('scheduler')}")
+
     def task_states(self, dag_id: str, run: dict) -> str:
         tis = self.api("GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
         return "\n".join(f"  {t['task_id']}: {t['state']}" for t in tis)

@@ -52,7 +52,8 @@ def test_production_spark_conf_holds_no_secret(tmp_path):
     assert conf["spark.sql.warehouse.dir"] == "s3a://lake/tables/_warehouse"
     assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
     assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
-    assert not [k for k, v in conf.items() if v in ("pw-123", "sk-456", "AK")], "secrets would reach spark-submit's argv"
+    leaked = [k for k, v in conf.items() if v in ("pw-123", "sk-456", "AK")]
+    assert not leaked, "secrets would reach spark-submit's argv"
     assert hadoop_secrets(s) == {"fs.s3a.access.key": "AK", "fs.s3a.secret.key": "sk-456",
                                  "javax.jdo.option.ConnectionPassword": "pw-123"}
 

@@ -1,0 +1,100 @@
+"""Appends to the shared ops tables by delta-rs (the `deltalake` package) instead of Spark.
+
+Every task of every resource appends to the same few ops tables (ledger, manifest, validations...). On S3,
+Spark's Delta commits are safe for one writer only (`S3SingleDriverLogStore`: check, then a plain PUT), so
+two drivers committing the same version at once lose one commit silently. delta-rs commits with an atomic
+put-if-absent (a conditional PUT on S3, a no-replace rename on a local disk), so concurrent appenders all
+land; the loser of a race retries on the next version. Spark still reads these tables; only their writes
+go through here, because a single Spark writer would bring the race back.
+
+The rows are a handful per call, so a few milliseconds of Python replace a Spark job per append.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from jobs.settings import Settings
+
+#: naive datetimes mean wall-clock time here, as Spark's session time zone reads them
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+UTC = ZoneInfo("UTC")
+
+
+def storage_options(settings: Settings) -> dict[str, str]:
+    """deltalake (object_store) options for s3:// tables, from the same settings as the boto3 client."""
+    options = {"AWS_REGION": settings.s3_region}
+    if settings.s3_endpoint:
+        options["AWS_ENDPOINT_URL"] = settings.s3_endpoint
+        options["AWS_FORCE_PATH_STYLE"] = "true"
+        if settings.s3_endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    if settings.s3_access_key and settings.s3_secret_key:
+        options["AWS_ACCESS_KEY_ID"] = settings.s3_access_key
+        options["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key
+    return options
+
+
+def table_uri(location: str | Path) -> str:
+    """delta-rs speaks `s3://` where Hadoop speaks `s3a://`; local paths stay as they are."""
+    parsed = urlparse(str(location))
+    if parsed.scheme in ("s3a", "s3n"):
+        return f"s3://{parsed.netloc}{parsed.path}"
+    return str(location)
+
+
+def utc(value: datetime) -> datetime:
+    """A naive datetime is wall-clock time in the session time zone; Delta stores UTC instants."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_ZONE)
+    return aware.astimezone(UTC)
+
+
+def append_once(rows: list[dict[str, Any]], schema: pa.Schema, location: str | Path, settings: Settings, *,
+                txn_app_id: str, txn_version: int = 1) -> bool:
+    """Append `rows` unless a write with the same transaction id already committed; True when written.
+
+    The transaction id is Delta's own (`txn` action), the same one Spark's `txnAppId` option writes, so
+    tables written before by Spark keep their idempotency record.
+    """
+    from deltalake.exceptions import CommitFailedError
+
+    uri = table_uri(location)
+    options = storage_options(settings) if uri.startswith("s3://") else None
+    timestamps = {f.name for f in schema if pa.types.is_timestamp(f.type)}
+    data = pa.Table.from_pylist(
+        [{k: utc(v) if k in timestamps and v is not None else v for k, v in row.items()} for row in rows],
+        schema=schema)
+    for attempt in range(1, CREATE_RACE_ATTEMPTS + 1):
+        try:
+            return _append_unless_done(uri, data, options, txn_app_id, txn_version)
+        except CommitFailedError:
+            # two writers created the table at once: the loser appends to the winner's table
+            if attempt == CREATE_RACE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+#: delta-rs retries conflicting appends itself; only creating a table can lose a race outright
+CREATE_RACE_ATTEMPTS = 3
+
+
+def _append_unless_done(uri: str, data: pa.Table, options: dict[str, str] | None, txn_app_id: str,
+                        txn_version: int) -> bool:
+    from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        done = DeltaTable(uri, storage_options=options).transaction_version(txn_app_id)
+    except TableNotFoundError:
+        done = None
+    if done is not None and done >= txn_version:
+        return False
+    write_deltalake(uri, data, mode="append", schema_mode="merge", storage_options=options,
+                    commit_properties=CommitProperties(app_transactions=[Transaction(txn_app_id, txn_version)]))
+    return True
