@@ -122,24 +122,24 @@ def _dataset(d: DatasetId) -> Dataset:
 
 @task
 def ingest(resource: str) -> list[dict]:
-    from airflow.sdk import get_current_context
-
     outcomes = _step("ingest", resource)
     # the landing files are known only now; the provider reads the inlets when the task completes
-    settings = load_settings()
-    inlets = get_current_context()["task"].inlets
-    inlets.extend(_dataset(landing_file(settings, o["file"])) for o in outcomes if o["status"] == "ingested")
+    _lineage_of_this_run("ingest", resource, landing=[o["file"] for o in outcomes if o["status"] == "ingested"])
     return outcomes
 
 
 @task
 def conform(resource: str) -> list[dict]:
-    return _step("conform", resource)
+    done = _step("conform", resource)
+    _lineage_of_this_run("conform", resource)
+    return done
 
 
 @task
 def validate(resource: str) -> list[dict]:
-    return _step("validate", resource)
+    done = _step("validate", resource)
+    _lineage_of_this_run("validate", resource)
+    return done
 
 
 @task
@@ -154,7 +154,27 @@ def publish(resource: str) -> dict:
     if changed and f"silver.{resource}" not in changed:
         raise AirflowSkipException(f"silver.{resource} did not change in this run "
                                    f"(changed: {', '.join(sorted(changed))})")
-    return _step("publish", resource)
+    done = _step("publish", resource)
+    _lineage_of_this_run("publish", resource)
+    return done
+
+
+def _lineage_of_this_run(step: str, resource: str, landing: list[str] | None = None) -> None:
+    """Point the task's OpenLineage datasets at what this run read and wrote.
+
+    The datasets declared when the DAG was parsed name the tables under the parser's settings; the task's
+    own settings are the truth (a DAG processor elsewhere may not share them). The provider reads inlets
+    and outlets when the task completes; the Assets among the outlets are left as they are.
+    """
+    from airflow.sdk import get_current_context
+
+    settings = load_settings()
+    catalog = load_catalog_leniently(settings.catalog_dirs).catalog  # another entry's error is not ours
+    inputs, outputs = step_io(settings, catalog.resource(resource), step)
+    inputs = [*(landing_file(settings, f) for f in landing or ()), *inputs]
+    task = get_current_context()["task"]
+    task.inlets[:] = [_dataset(d) for d in inputs]
+    task.outlets[:] = [*(o for o in task.outlets if isinstance(o, Asset)), *(_dataset(d) for d in outputs)]
 
 
 def build_department_dag(department, resources: tuple[Resource, ...]) -> DAG:  # noqa: ANN001

@@ -56,6 +56,12 @@ def spark(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def lineage_dir() -> Path:
+    """Where the OpenLineage file transport of this test session writes (set once, before Airflow loads)."""
+    return LINEAGE_DIR
+
+
+@pytest.fixture(scope="session")
 def settings_for():
     """Build settings for a lake root (module-scoped fixtures make their own temporary roots)."""
     return make_settings

@@ -64,6 +64,7 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
         "  correction files     citylake quarantine <resource> --export DIR  (or --department D)",
         f"  drift reports        {settings.ops / 'drift'}/<department>/<resource>/<batch>.json",
         f"  Data Docs            {settings.ops / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}",
+        f"  lineage (OpenLineage) {settings.home / 'lineage'}/event-*.json, one per task event",
         f"  open data portal     {settings.open_uri}/portal/index.html",
         f"  open catalog         {settings.open_uri}/catalog.json, catalog.jsonld (DCAT-AP 3.0), "
         "citylake sql \"select * from open.catalog\"",

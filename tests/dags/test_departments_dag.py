@@ -43,7 +43,10 @@ def test_task_chain_per_resource(dagbag, catalog):
                 assert dag.get_task(upstream).downstream_task_ids == {downstream}
             validate = dag.get_task(f"{res.name}.validate")
             assert validate.downstream_task_ids == set()  # publishing waits on the Asset, not on the task
-            assert [a.name for a in validate.outlets] == [f"silver.{res.name}"]
+            assert [a.name for a in validate.outlets if isinstance(a, Asset)] == [f"silver.{res.name}"]
+            # next to the Asset, the OpenLineage datasets of the tables validate writes
+            lineage = {a.name.rsplit("/", 2)[-2] for a in validate.outlets if not isinstance(a, Asset)}
+            assert lineage == {"silver", "quarantine"}
         assert dag.schedule == SCHEDULES[dag_cycle([r.update_cycle for r in catalog.resources_of(key)])]
         assert dag.catchup is False and dag.max_active_runs == 1
         publishing = dagbag.dags[f"citylake_{key}_publish"]
@@ -87,12 +90,17 @@ def airflow_db():
     subprocess.run([str(exe), "db", "migrate"], check=True, capture_output=True)
 
 
-def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypatch, appeals, catalog, settings_for):
+#: enough appeals that some (district, category) groups reach k=5 and rows reach the open detail table
+APPEALS = 1000
+
+
+def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypatch, appeals, catalog, settings_for,
+                                  lineage_dir):
     from jobs.io import delta, ops
     from jobs.sample.generator import write_export
     settings = settings_for(tmp_path / "home")
     monkeypatch.setenv("CITYLAKE_HOME", str(settings.home))
-    export = write_export(appeals, settings.landing, day=date(2026, 11, 26), rows=120)
+    export = write_export(appeals, settings.landing, day=date(2026, 11, 26), rows=APPEALS)
     others = [r for r in catalog.resources_of("network_governance") if r.name != appeals.name]
     for res in others:  # every sensor of the DAG must find its export, or dag.test waits for it
         write_export(res, settings.landing, day=date(2026, 11, 26), rows=40, defect_rate=0)
@@ -110,35 +118,34 @@ def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypat
     published = {r.detail.split()[0]: r for r in entries if r.step == "publish"}
     assert set(ledger) == {"ingest", "conform", "validate"}
     assert set(published) == {"open.citizen_appeals", "open.citizen_appeals_monthly"}
-    assert ledger["conform"].rows_read == 120
+    assert ledger["conform"].rows_read == APPEALS
     assert ledger["conform"].rows_quarantined == len(export.defects)
     detail = delta.read(spark, settings.table_path("open", "citizen_appeals")).count()
-    assert published["open.citizen_appeals"].rows_published == detail <= 120 - len(export.defects)
+    assert 0 < published["open.citizen_appeals"].rows_published == detail <= APPEALS - len(export.defects)
     monthly = delta.read(spark, settings.table_path("open", "citizen_appeals_monthly"))
-    assert monthly.agg({"appeals": "sum"}).first()[0] == 120 - len(export.defects)
+    assert monthly.agg({"appeals": "sum"}).first()[0] == APPEALS - len(export.defects)
     # leader instructions are 不予开放: validated into silver, never published anywhere
     assert not delta.exists(spark, settings.table_path("open", "leader_instructions"))
     for res in others:
         steps = {r.step: r for r in ops.read(spark, settings, "ledger", res.name).collect()}
         assert steps["conform"].rows_read == 40 == steps["conform"].rows_accepted
         assert delta.read(spark, settings.table_path("silver", res.name)).count() == 40
-    follow_one_row_through_lineage(spark, settings, dagbag)
+    follow_one_row_through_lineage(spark, settings, dagbag, lineage_dir)
 
 
-def follow_one_row_through_lineage(spark, settings, dagbag) -> None:
+def follow_one_row_through_lineage(spark, settings, dagbag, lineage_dir) -> None:
     """One published appeal, traced back through the OpenLineage events of the tasks that moved it:
     landing file -> ingest -> bronze -> conform -> audit -> validate -> silver -> publish -> open."""
     from jobs.catalog.lineage import dataset_id, landing_file
     from jobs.io import delta
-    from tests.conftest import LINEAGE_DIR
     from tests.support.lineage import datasets, task_events
 
     table = {z: settings.table_path(z, "citizen_appeals") for z in ("bronze", "audit", "silver", "open")}
     appeal = delta.read(spark, table["open"]).orderBy("appeal_id").first().appeal_id
     source = delta.read(spark, table["bronze"]).where(f"appeal_id = '{appeal}'").select("_source_file").first()[0]
     assert delta.read(spark, table["silver"]).where(f"appeal_id = '{appeal}'").count() == 1
-    pipeline = task_events(LINEAGE_DIR, "citylake_network_governance")
-    publishing = task_events(LINEAGE_DIR, "citylake_network_governance_publish")
+    pipeline = task_events(lineage_dir, "citylake_network_governance")
+    publishing = task_events(lineage_dir, "citylake_network_governance_publish")
     for dag_id, done in (("citylake_network_governance", pipeline),
                          ("citylake_network_governance_publish", publishing)):
         assert set(done) == set(dagbag.dags[dag_id].task_ids), f"a task of {dag_id} sent no COMPLETE event"
