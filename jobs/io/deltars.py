@@ -12,19 +12,14 @@ The rows are a handful per call, so a few milliseconds of Python replace a Spark
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
 from jobs.settings import Settings
-
-#: naive datetimes mean wall-clock time here, as Spark's session time zone reads them
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
-UTC = ZoneInfo("UTC")
 
 
 def storage_options(settings: Settings) -> dict[str, str]:
@@ -50,9 +45,9 @@ def table_uri(location: str | Path) -> str:
 
 
 def utc(value: datetime) -> datetime:
-    """A naive datetime is wall-clock time in the session time zone; Delta stores UTC instants."""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_ZONE)
-    return aware.astimezone(UTC)
+    """The UTC instant Delta stores. A naive datetime is the driver process's local time, exactly as PySpark
+    converts it in `createDataFrame` and back in `collect`, so both writers record the same instant."""
+    return value.astimezone(UTC)
 
 
 def append_once(rows: list[dict[str, Any]], schema: pa.Schema, location: str | Path, settings: Settings, *,

@@ -52,7 +52,7 @@ def test_concurrent_appenders_on_s3_all_land_once(s3_server, tmp_path):
 
 
 def test_spark_reads_what_delta_rs_recorded_in_the_session_time_zone(lake, spark):
-    at = datetime(2026, 11, 27, 9, 30, 5)  # naive: wall-clock time in Asia/Shanghai, as Spark reads it
+    at = datetime(2026, 11, 27, 9, 30, 5)  # naive: the driver's local time, as PySpark reads it back
     ops.record(spark, lake, "ledger", [entry("citizen_appeals", "b1", at)], txn_app_id="ledger:b1:ingest")
     ops.record(spark, lake, "ledger", [entry("citizen_appeals", "b1", at)], txn_app_id="ledger:b1:ingest")
     ops.record(spark, lake, "ledger", [replace(entry("citizen_appeals", "b2", at), rows_read=7)],
