@@ -85,10 +85,13 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         return 0
     if args.command == "metastore":
+        from jobs.io import ops
         from jobs.io.spark import get_spark
         from jobs.io.tables import init_metastore
 
-        print("metastore ready; databases: " + ", ".join(init_metastore(get_spark(settings), settings)))
+        spark = get_spark(settings)
+        shared = ops.create_tables(spark, settings)
+        print("metastore ready; databases: " + ", ".join(init_metastore(spark, settings, shared)))
         return 0
     if args.command == "buckets":
         from jobs.io.buckets import BucketPlan, bootstrap

@@ -75,6 +75,21 @@ def append_once(rows: list[dict[str, Any]], schema: pa.Schema, location: str | P
     raise AssertionError("unreachable")
 
 
+def create_if_missing(schema: pa.Schema, location: str | Path, settings: Settings) -> None:
+    """An empty table with `schema`, unless one is there (a lost creation race is fine: it exists)."""
+    from deltalake import write_deltalake
+    from deltalake.exceptions import DeltaError
+
+    uri = table_uri(location)
+    options = storage_options(settings) if uri.startswith("s3://") else None
+    try:
+        write_deltalake(uri, schema.empty_table(), mode="ignore", storage_options=options)
+    except DeltaError:
+        from deltalake import DeltaTable
+
+        DeltaTable(uri, storage_options=options)  # raises unless another writer created it
+
+
 #: delta-rs retries conflicting appends itself; only creating a table can lose a race outright
 CREATE_RACE_ATTEMPTS = 3
 

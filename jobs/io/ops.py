@@ -156,6 +156,20 @@ def record(spark: SparkSession, settings: Settings, table: str, entries: list, *
     remember(spark, location)
 
 
+def create_tables(spark: SparkSession, settings: Settings) -> dict[str, str]:
+    """Create every ops table that does not exist yet (empty, by delta-rs) and return zone.table -> location.
+
+    Run once by `citylake metastore`, so the shared tables exist and are named before tasks of many
+    resources append to them at once.
+    """
+    out = {}
+    for table, cls in TABLES.items():
+        location = _path(settings, table)
+        deltars.create_if_missing(arrow_schema_of(cls), location, settings)
+        out[f"ops.{table}"] = location
+    return out
+
+
 def read(spark: SparkSession, settings: Settings, table: str, resource: str | None = None) -> DataFrame:
     df = delta.read_or_empty(spark, _path(settings, table), schema_of(TABLES[table]))
     return df.where(F.col("resource") == resource) if resource else df

@@ -60,18 +60,25 @@ def remember(spark: SparkSession, location: str) -> None:
 
             raise ConfigurationError(f"the metastore has no database `{zone}`: run `citylake metastore` once "
                                      "before the first DAG run") from exc
-        # tasks of other resources name the shared ops tables too: losing that race is fine
-        if "ALREADY_EXISTS" not in str(exc):
+        # another task named the same table at the same moment (the unique index let one of them win)
+        if "ALREADY_EXISTS" not in str(exc) and "duplicate key" not in str(exc):
             raise
     _remembered.add(location)
 
 
-def init_metastore(spark: SparkSession, settings: Settings) -> list[str]:
+#: unique names as Hive's own schema scripts declare them; DataNucleus creates tables without constraints
+#: here (see `jobs.io.spark.metastore_conf`), so they are added once, by `init_metastore`
+UNIQUE_NAMES = {"UNIQUE_DATABASE": ("DBS", ("NAME",)), "UNIQUETABLE": ("TBLS", ("TBL_NAME", "DB_ID"))}
+
+
+def init_metastore(spark: SparkSession, settings: Settings, shared: dict[str, str] | None = None) -> list[str]:
     """Prepare a fresh metastore once, before the first DAG run (as `airflow db migrate` does for Airflow).
 
     DataNucleus creates the metastore's own tables on first use; two tasks doing that at the same moment
-    collide. Creating the zone databases and one throwaway table here creates them all up front.
-    Returns the zone databases.
+    collide. Creating the zone databases and one throwaway table here creates them all up front; the
+    unique indexes on database and table names make a name registered twice at once fail for one writer
+    instead of existing twice. `shared` (zone.table -> location) are the tables every resource's tasks
+    write (ops.*): they are named here, so no two tasks ever race to name them. Returns the zone databases.
     """
     if not uses_metastore(spark):
         from jobs.errors import ConfigurationError
@@ -83,7 +90,29 @@ def init_metastore(spark: SparkSession, settings: Settings) -> list[str]:
     spark.sql(f"CREATE TABLE IF NOT EXISTS ops.`_metastore_probe` (id INT) USING delta LOCATION '{_quoted(probe)}'")
     spark.sql("DROP TABLE IF EXISTS ops.`_metastore_probe`")
     forget(spark, probe)
+    _add_unique_names(spark)
+    for location in (shared or {}).values():
+        remember(spark, location)
     return list(ZONES)
+
+
+def _add_unique_names(spark: SparkSession) -> None:
+    """CREATE UNIQUE INDEX on the metastore database itself, through the JDBC driver Spark already loaded."""
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    url = conf.get("javax.jdo.option.ConnectionURL")
+    if not url or not url.startswith("jdbc:postgresql:"):
+        return
+    connection = jvm.java.sql.DriverManager.getConnection(url, conf.get("javax.jdo.option.ConnectionUserName"),
+                                                          conf.get("javax.jdo.option.ConnectionPassword"))
+    try:
+        statement = connection.createStatement()
+        for index, (table, columns) in UNIQUE_NAMES.items():
+            cols = ", ".join(f'"{c}"' for c in columns)
+            statement.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{index}" ON "{table}" ({cols})')
+    finally:
+        connection.close()
 
 
 def forget(spark: SparkSession, location: str) -> None:
