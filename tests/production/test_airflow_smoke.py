@@ -64,7 +64,7 @@ def production_settings(home: Path, s3, postgres, spark_cluster, plan: BucketPla
     return load_settings(env)
 
 
-def deliver(settings, catalog, client, plan: BucketPlan, scratch: Path) -> None:  # noqa: ANN001
+def deliver(catalog, client, plan: BucketPlan, scratch: Path) -> None:  # noqa: ANN001
     """Write each resource's export as the department would and put it in the landing bucket, marker last."""
     for res in catalog.resources_of(DEPARTMENT):
         write_export(res, scratch, day=DAY, rows=60, defect_rate=0)
@@ -91,7 +91,7 @@ def test_production_profile_end_to_end(postgres_server, s3_server, spark_cluster
     client = s3_server.client()
     bootstrap(client, plan)
     settings = production_settings(tmp_path / "home", s3_server, postgres_server, spark_cluster, plan)
-    deliver(settings, catalog, client, plan, tmp_path / "export")
+    deliver(catalog, client, plan, tmp_path / "export")
     run_cli(settings, "metastore")  # once per metastore, as `airflow db migrate` is for Airflow
     apps_before = set(spark_cluster.applications())
 
