@@ -32,6 +32,8 @@ PATTERNS: Mapping[str, str] = {
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
 }
 COMPILED = {k: re.compile(p) for k, p in PATTERNS.items()}
+#: every pattern above needs 11 digits in a row or an @: values without either (most of them) skip the four scans
+MAY_HOLD_IDENTIFIER = re.compile(r"[0-9]{11}|@")
 #: kinds whose candidates are checked by a check digit before they count
 CHECKED = ("resident_id", "bank_card")
 MAX_CANDIDATES = 200
@@ -74,6 +76,8 @@ def _mask(value: str) -> str:
 
 def find_identifiers(text: str) -> list[tuple[str, str]]:
     """(kind, value) of every verified identifier in `text`."""
+    if not MAY_HOLD_IDENTIFIER.search(text):
+        return []
     return [(kind, m.group(0)) for kind, rx in COMPILED.items() for m in rx.finditer(text)
             if is_identifier(kind, m.group(0))]
 

@@ -7,9 +7,11 @@ from pyspark.sql import functions as F
 
 from jobs.io import delta, ops
 from jobs.io.frames import single_row
+from jobs.io.quality import site_root
 from jobs.settings import Settings
 from jobs.steps.runtime import runtime
 from jobs.steps.scorecard import scorecard
+from jobs.transforms.validation_history import HISTORY_FOLDER
 
 
 def summary(resources: list[str] | None = None, *, settings: Settings | None = None) -> str:
@@ -63,7 +65,8 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
         "  ledger               citylake sql \"select * from ops.ledger\"",
         "  correction files     citylake quarantine <resource> --export DIR  (or --department D)",
         f"  drift reports        {settings.ops / 'drift'}/<department>/<resource>/<batch>.json",
-        f"  Data Docs            {settings.ops / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}",
+        f"  Data Docs            {site_root(settings.ops) / 'index.html'}",
+        f"  validation history   {site_root(settings.ops) / HISTORY_FOLDER / 'index.html'} (a page per resource)",
         f"  lineage (OpenLineage) {settings.home / 'lineage'}/event-*.json, one per task event",
         f"  open data portal     {settings.open_uri}/portal/index.html",
         f"  open catalog         {settings.open_uri}/catalog.json, catalog.jsonld (DCAT-AP 3.0), "

@@ -31,6 +31,10 @@ SPECS = [
     ("expect_column_values_to_be_between", {"column": "n", "min_value": 1, "max_value": 7, "strict_max": True}),
     ("expect_column_values_to_match_regex", {"column": "s", "regex": "^GD[0-9]+$"}),
     ("expect_column_values_to_match_regex", {"column": "s", "regex": "^GD[0-9]+$", "mostly": 0.75}),
+    # written into Spark SQL: backslashes and quotes must reach the regex engine and the set unchanged
+    ("expect_column_values_to_match_regex", {"column": "s", "regex": r"^GD\d+$"}),
+    ("expect_column_values_to_match_regex", {"column": "t", "regex": r"^[xy\\']$"}),
+    ("expect_column_values_to_be_in_set", {"column": "t", "value_set": ["x", "y", "it's", "a\\b"]}),
     ("expect_column_value_lengths_to_be_between", {"column": "t", "max_value": 1}),
     ("expect_column_value_lengths_to_be_between", {"column": "t", "min_value": 1, "max_value": 2}),
     ("expect_table_row_count_to_be_between", {"min_value": 1, "max_value": 10}),

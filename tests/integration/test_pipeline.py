@@ -198,6 +198,24 @@ def test_failed_error_expectation_blocks_publish(lake, spark, appeals):
     with pytest.raises(ValidationFailed, match="failed validation"):
         publish("citizen_appeals", settings=settings, now=NOW)
     assert delta.version(spark, open_) == versions[1]
+    assert_history_page(settings, batches=2, failed=1)
+
+
+def assert_history_page(settings, *, batches: int, failed: int) -> None:
+    """The resource's page in Data Docs lists every validated batch and links to GX's page of each."""
+    import re
+
+    from jobs.io.quality import gx_context, history_page
+
+    page = history_page(settings.ops, "citizen_appeals")
+    text = page.read_text(encoding="utf-8")
+    assert f"batches validated: {batches}" in text and "市民诉求工单" in text
+    assert text.count("未通过 failed") == failed
+    links = re.findall(r'<a href="\.\./(validations/[^"]+)">', text)
+    assert len(links) == batches and all((page.parent.parent / link).exists() for link in links)
+    assert "citizen_appeals.html" in (page.parent / "index.html").read_text(encoding="utf-8")
+    checkpoint = gx_context(settings.ops).checkpoints.get("citizen_appeals")
+    assert [a.type for a in checkpoint.actions] == ["update_data_docs", "citylake_resource_history"]
 
 
 def test_failed_warning_is_recorded_and_publish_proceeds(lake, spark, appeals):
