@@ -212,6 +212,7 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
     write_mode = ctx.choice(data, "write_mode", WRITE_MODES, default="merge" if pk else "append")
     if write_mode == "merge" and not pk:
         raise ctx.error("write_mode merge needs a primary_key", field="write_mode")
+    provides = _provides(data.get("provides"), items, _Ctx(path, name, "provides"))
     share_raw = data.get("share") or {}
     source_raw = data.get("source") or {}
     if not isinstance(share_raw, dict) or not isinstance(source_raw, dict):
@@ -251,8 +252,36 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
         write_mode=write_mode,  # type: ignore[arg-type]
         sample=_Ctx(path, name, "sample").opt(data, "sample", {}, dict),
         open=opened,
+        provides=provides,
         file=str(path),
     )
+
+
+#: reference data a resource may provide -> the items its silver table must have
+REFERENCE_ITEMS: dict[str, tuple[str, ...]] = {"divisions": ("code", "level", "parent_code")}
+
+
+def _provides(raw: Any, items: tuple[DataItem, ...], ctx: _Ctx) -> str | None:
+    """`provides: divisions`: the resource is the city's division list the `cn_division` rule reads."""
+    if raw is None:
+        return None
+    if raw not in REFERENCE_ITEMS:
+        raise ctx.error(f"unknown reference data {raw!r}; known: {', '.join(REFERENCE_ITEMS)}")
+    names = {i.name for i in items}
+    missing = [n for n in REFERENCE_ITEMS[raw] if n not in names]
+    if missing:
+        raise ctx.error(f"a resource that provides {raw} needs the data items {', '.join(REFERENCE_ITEMS[raw])}; "
+                        f"missing: {', '.join(missing)}")
+    if raw == "divisions":
+        from jobs.rules.divisions import LEVEL_OF_ZH
+
+        level = next(i for i in items if i.name == "level")
+        allowed: Any = next((r.params.get("values") for r in level.rules if r.rule == "in_set"), None)
+        unknown = [v for v in allowed or () if v not in LEVEL_OF_ZH]
+        if allowed is None or unknown:
+            raise ctx.error(f"the level item needs an in_set rule with values among {', '.join(LEVEL_OF_ZH)}"
+                            + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else ""), field="level")
+    return str(raw)
 
 
 def _strings(raw: Any, ctx: _Ctx) -> tuple[str, ...]:
@@ -433,7 +462,15 @@ def _load(dirs: Iterable[Path], *, strict: bool) -> CatalogLoad:
             else:
                 resources[res.name] = res
                 codes.update({c: res.name for c in open_codes(res)})
+    providers: dict[str, str] = {}
     for res in list(resources.values()):
+        if res.provides and res.provides in providers:
+            fail(CatalogError(f"{res.provides} are already provided by {providers[res.provides]}; one resource "
+                              "may provide each reference", file=res.file, resource=res.name, field="provides"))
+            del resources[res.name]
+            continue
+        if res.provides:
+            providers[res.provides] = res.name
         unknown = [c for c in res.related if c not in codes]
         if unknown:
             fail(CatalogError(f"related resource code(s) {', '.join(unknown)} are in no catalog entry",

@@ -222,7 +222,15 @@ class Resource:
     #: Hints for the sample generator about the whole resource, e.g. `daily_rows` (rows a day at scale 1,
     #: from the city's reported volumes); not used by the pipeline.
     sample: Mapping[str, object] = field(default_factory=dict)
+    #: reference data this resource is the lake's source of, for the rules (`divisions`: its silver
+    #: table is the list `cn_division` checks codes against)
+    provides: str | None = None
     file: str = ""
+
+    @property
+    def uses_rule(self) -> frozenset[str]:
+        """Names of the rules any item or cross-field check of this resource applies."""
+        return frozenset([r.rule for i in self.items for r in i.rules] + [c.rule for c in self.checks])
 
     @property
     def sequence_code(self) -> str:
@@ -274,6 +282,10 @@ class Catalog:
 
             known = ", ".join(sorted(self.resources)) or "none"
             raise CatalogError(f"no such resource (known: {known})", file="<catalog>", resource=name) from None
+
+    def provider_of(self, reference: str) -> Resource | None:
+        """The resource that `provides` the reference data `reference` (the loader allows one)."""
+        return next((r for _, r in sorted(self.resources.items()) if r.provides == reference), None)
 
     def resources_of(self, department: str) -> tuple[Resource, ...]:
         """Resources a department provides, in name order."""

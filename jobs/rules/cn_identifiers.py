@@ -71,12 +71,16 @@ def cn_mobile(value: Column, ctx: RuleContext) -> Column:
 
 @register("cn_division")
 def cn_division(value: Column, ctx: RuleContext, *, level: str, within: str = "", parent: str | None = None) -> Column:
-    """A current code of `level` (province, city, county, township) under `within`; with `parent`, the
-    code must lie inside the code held by that field (a township in its county, a county in its city, a
-    city in its province), whether the parent is written short (51, 5101) or padded (510000, 510100)."""
-    codes = sorted(divisions.codes_at(level, within))
+    """A current code of `level` (province, city, county, township, village) under `within`; with
+    `parent`, the code must lie inside the code held by that field (a village in its township, a township
+    in its county, a county in its city, a city in its province), whether the parent is written short
+    (51, 5101) or padded (510000, 510100). Current codes come from `ctx.divisions` (the city's own list
+    in silver, when the lake has it) or the packaged reference."""
+    index = ctx.divisions or divisions.packaged_index()
+    codes = sorted(index.codes_at(level, within))
     v = value.cast("string")
-    detail = F.when(~v.isin(codes), F.lit(f"not a {level} code" + (f" of {within}" if within else "")))
+    detail = F.when(~v.isin(codes), F.lit(f"not a {level} code" + (f" of {within}" if within else "")
+                                          + f" in the {index.source}"))
     if parent is not None:
         parent_code = ctx.column(parent).cast("string")
         significant = F.when(F.length(parent_code) == 6, F.regexp_replace(parent_code, "(00){1,2}$", "")) \

@@ -14,13 +14,16 @@ from datetime import date
 
 from pyspark.sql import Column
 
+from jobs.rules.divisions import DivisionIndex
+
 RuleBuilder = Callable[..., Column]
 
 
 @dataclass(frozen=True)
 class RuleContext:
     """What a rule may look at besides its own value: the other typed fields, 'today', the item being
-    checked, the row's primary key, and (for `unique` against silver) the keys silver holds per value."""
+    checked, the row's primary key, (for `unique` against silver) the keys silver holds per value, and
+    the division codes `cn_division` checks against (None: the packaged reference)."""
 
     columns: Mapping[str, Column] = field(default_factory=dict)
     as_of: date = date(2100, 1, 1)
@@ -28,6 +31,7 @@ class RuleContext:
     row_key: Column | None = None
     #: item -> (smallest, largest) primary key in silver holding the row's value of that item
     silver_keys: Mapping[str, tuple[Column, Column]] = field(default_factory=dict)
+    divisions: DivisionIndex | None = None
 
     def column(self, name: str) -> Column:
         return self.columns[name]

@@ -7,8 +7,8 @@ file from `source` (`jobs.sample.writers`: csv, jsonl or xlsx, encoding, header 
 Every 97th row carries a canary person's valid raw identifiers (`jobs.sample.canaries`), which the
 publish step's PII gate must never find in published data.
 
-About 1 % of rows get one defect each, from the classes in `DEFECTS` the resource makes possible; the
-generator returns them with the line number the reader will give the record, so tests can check that
+About 1 % of rows get one defect each, from the classes in `DEFECTS` the resource makes possible (none
+for a reference list: see `make_rows`); the generator returns them with the line number the reader will give the record, so tests can check that
 each ends in quarantine with the rule the table names, and nothing else does.
 
 Same seed, same rows and the same bytes: a value depends only on the seed, the resource, the day and
@@ -173,7 +173,20 @@ def applicable(resource: Resource) -> dict[str, DataItem]:
 def make_rows(resource: Resource, *, day: date, rows: int, seed: int = 12345, defect_rate: float = 0.01
               ) -> tuple[list[dict[str, Any]], tuple[Defect, ...]]:
     """Typed rows (str, int, Decimal, date, datetime or None per item) and the defects injected; the
-    writers render them per format. See `generate` for the rendered form."""
+    writers render them per format. See `generate` for the rendered form.
+
+    A resource drawn from a reference list (`sample: {reference: ...}`) is always the whole list and
+    clean, whatever `rows` and `defect_rate` say: its department delivers the complete list, and the
+    rules read its silver table as the list of valid codes (a partial or damaged list would make other
+    departments' valid codes fail; the catalog refuses such a list whole, `error_limit: {records: 0}`)."""
+    reference = resource.sample.get("reference")
+    if reference:
+        from jobs.sample.references import REFERENCE_LISTS
+
+        if reference not in REFERENCE_LISTS:
+            raise CatalogError(f"unknown reference list {reference!r}; known: {', '.join(REFERENCE_LISTS)}",
+                               file=resource.file or "<catalog>", resource=resource.name, field="sample.reference")
+        rows, defect_rate = len(REFERENCE_LISTS[str(reference)]()), 0
     rng = random.Random(f"{seed}:{resource.name}:{day.isoformat()}")
     maker = RowMaker(resource, day, rng)
     data = [maker.row(n) for n in range(1, rows + 1)]

@@ -20,6 +20,8 @@ Kinds (`sample: {kind: ..., params}`) and what they give:
   provinces and cities 2/4 digits, or 6 with `padded: true` or `length: 6`).
 - `uscc`, `company`, `address`, `resident_id`, `mobile`, `name`: a valid credit code, a company name, a
   street address in the row's county and township, a valid resident ID, a mobile, a person's name.
+- `reference` `field: code`: that field of row `n` of the resource's reference list (`sample: {reference:
+  chengdu_divisions}` on the resource; `jobs.sample.references`), for a department that exports a list.
 - `by` `field: applicant_type`, `cases: {个人: resident_id, 企业: uscc}`, `default`: the case chosen by
   another item's value; a case is a kind name or a whole hint mapping; no case and no default: empty.
 
@@ -283,6 +285,8 @@ def _division(m: RowMaker, item: DataItem, hint: Hint) -> Any:
             return None
         if level == "township":
             return values.township_of(m.rng, str(code))
+        if level == "village":
+            return values.village_of(m.rng, str(code))
         within = significant(str(code))
     padded = bool(params.get("padded", item.length == 6))
     return values.division_code(m.rng, level=level, within=within, padded=padded)
@@ -331,6 +335,21 @@ def _by(m: RowMaker, item: DataItem, hint: Hint) -> Any:
     return m.make(item, {"kind": case} if isinstance(case, str) else case)
 
 
+def _reference(m: RowMaker, item: DataItem, hint: Hint) -> Any:
+    from jobs.sample.references import REFERENCE_LISTS
+
+    name = m.resource.sample.get("reference")
+    if name not in REFERENCE_LISTS:
+        raise m.error(item, f"sample kind 'reference' needs the resource's sample.reference, one of "
+                            f"{', '.join(REFERENCE_LISTS)}; got {name!r}")
+    rows = REFERENCE_LISTS[str(name)]()
+    row = rows[(m.n - 1) % len(rows)]
+    field = str(hint["field"])
+    if field not in row:
+        raise m.error(item, f"reference list {name} has no field {field!r}; it has {', '.join(row)}")
+    return row[field]
+
+
 KINDS: dict[str, Callable[[RowMaker, DataItem, Hint], Any]] = {
     "sequence": _sequence,
     "choice": _choice,
@@ -348,4 +367,5 @@ KINDS: dict[str, Callable[[RowMaker, DataItem, Hint], Any]] = {
     "mobile": _mobile,
     "name": _name,
     "by": _by,
+    "reference": _reference,
 }

@@ -119,6 +119,11 @@ def township_of(rng: random.Random, county: str) -> str | None:
     return rng.choice(towns) if towns else None
 
 
+def village_of(rng: random.Random, township: str) -> str | None:
+    villages = divisions.villages_of(township)
+    return rng.choice(villages) if villages else None
+
+
 def division_code(rng: random.Random, *, level: str, within: str = "", padded: bool = False) -> str | None:
     """A current code of `level` under `within`; provinces and cities short (51, 5101) or, with
     `padded`, in the 6-digit form departments pad them to (510000, 510100). None when none exists."""

@@ -21,6 +21,7 @@ from jobs.catalog.model import Resource
 from jobs.errors import DirtyBatch, LedgerImbalance
 from jobs.io import delta, ops
 from jobs.io.frames import single_row
+from jobs.rules.divisions import LEVEL_OF_ZH, DivisionIndex, packaged_index
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
 from jobs.transforms.conform import accepted_rows, conform_batch, quarantined_rows, silver_unique_items
@@ -54,8 +55,8 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
     batch_id, source_file, rows_read, ingested_on = batch
     spark, settings = rt.spark, rt.settings
     bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(F.col("_batch_id") == batch_id)
-    evaluated = conform_batch(bronze, res, as_of=ingested_on, existing=_silver_values(rt, res)).persist(
-        StorageLevel.MEMORY_AND_DISK)
+    evaluated = conform_batch(bronze, res, as_of=ingested_on, existing=_silver_values(rt, res),
+                              divisions=division_index(rt, res)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = single_row(evaluated.agg(
             F.count(F.lit(1)).alias("total"),
@@ -100,6 +101,24 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
              accepted, quarantined, warned)
     return {"batch_id": batch_id, "source_file": source_file, "rows_read": rows_read, "rows_accepted": accepted,
             "rows_quarantined": quarantined, "rows_warned": warned, "status": "ok", "detail": detail}
+
+
+def division_index(rt: Runtime, res: Resource) -> DivisionIndex | None:
+    """The division codes `cn_division` accepts: the packaged reference with the city's own list from
+    silver laid over it, when the catalog has a resource that `provides: divisions` and its silver table
+    exists; None (the packaged reference alone) otherwise or when `res` applies no `cn_division` rule."""
+    provider = rt.catalog.provider_of("divisions")
+    if provider is None or "cn_division" not in res.uses_rule:
+        return None
+    path = rt.settings.table_path("silver", provider.name)
+    if not delta.exists(rt.spark, path):
+        return None
+    rows = delta.read(rt.spark, path).select(F.col("code").cast("string"), F.col("level").cast("string")).collect()
+    listed = [(r[0], LEVEL_OF_ZH[r[1]]) for r in rows if r[1] in LEVEL_OF_ZH]
+    index = packaged_index().with_city_list(listed, source=f"silver.{provider.name}")
+    log.info("cn_division of %s reads %d codes of silver.%s over the packaged reference", res.name, len(listed),
+             provider.name)
+    return index
 
 
 def _silver_values(rt: Runtime, res: Resource) -> dict:

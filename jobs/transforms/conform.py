@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from jobs.catalog.derive import spark_type
 from jobs.catalog.model import DataItem, Resource
 from jobs.rules import registry
+from jobs.rules.divisions import DivisionIndex
 from jobs.rules.specs import IMPLICIT_RULES, RULE_SPECS
 
 REASON_FIELDS = ("rule", "field", "value", "severity", "message", "message_zh")
@@ -128,7 +129,8 @@ def silver_unique_items(resource: Resource) -> tuple[str, ...]:
 
 
 def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
-                  existing: Mapping[str, DataFrame] | None = None) -> DataFrame:
+                  existing: Mapping[str, DataFrame] | None = None, divisions: DivisionIndex | None = None
+                  ) -> DataFrame:
     """Type and check one bronze batch.
 
     Args:
@@ -138,6 +140,7 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
         existing: for items in `silver_unique_items`, silver's (`value`, `key`) pairs (key: the primary
             key values joined with "|"); joined to the batch once per item, aggregated per value first,
             so the batch keeps its row count.
+        divisions: the division codes `cn_division` accepts (None: the packaged reference).
 
     Returns:
         One row per bronze row with `_errors` and `_warnings` (arrays of reason structs), the lineage
@@ -156,7 +159,7 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
                              typed[name].cast("string") == F.col(f"{prefix}_value"), "left")
         silver_keys[name] = (F.col(f"{prefix}_low"), F.col(f"{prefix}_high"))
     ctx = registry.RuleContext(columns=typed, as_of=as_of, row_key=row_key if resource.primary_key else None,
-                               silver_keys=silver_keys)
+                               silver_keys=silver_keys, divisions=divisions)
 
     reasons: list[Column] = []
     for item in resource.items:

@@ -108,35 +108,83 @@ def test_unique_within_the_batch_and_against_silver(spark):
     assert out[3]["_errors"][0]["message"] == "name: value is not unique: also at line 4"
 
 
-def test_divisions_at_four_levels_with_parents(spark):
+PLACES = Resource(
+    name="places", code="T-9", title="地点", title_en="Places", provider="p", summary="", theme="",
+    update_cycle="daily", share=ShareAttribute("无条件共享"), open_type="无条件开放", source=SourceSpec(),
+    primary_key=(),
+    items=(
+        DataItem(name="province", title="省", rules=(RuleRef("cn_division", params={"level": "province"}),)),
+        DataItem(name="city", title="市", rules=(RuleRef("cn_division", params={"level": "city",
+                                                                              "parent": "province"}),)),
+        DataItem(name="county", title="区县", rules=(RuleRef("cn_division", params={"level": "county",
+                                                                                 "parent": "city"}),)),
+        DataItem(name="township", title="乡镇街道", rules=(RuleRef("cn_division", params={
+            "level": "township", "parent": "county"}),)),
+        DataItem(name="village", title="村社区", rules=(RuleRef("cn_division", params={
+            "level": "village", "parent": "township"}),)),
+    ),
+)
+
+
+def division_errors(spark, rows, divisions=None) -> list[list[tuple[str, str]]]:
     from jobs.catalog.derive import bronze_schema as schema_of
 
-    chain = Resource(
-        name="places", code="T-9", title="地点", title_en="Places", provider="p", summary="", theme="",
-        update_cycle="daily", share=ShareAttribute("无条件共享"), open_type="无条件开放", source=SourceSpec(),
-        primary_key=(),
-        items=(
-            DataItem(name="province", title="省", rules=(RuleRef("cn_division", params={"level": "province"}),)),
-            DataItem(name="city", title="市", rules=(RuleRef("cn_division", params={"level": "city",
-                                                                                  "parent": "province"}),)),
-            DataItem(name="county", title="区县", rules=(RuleRef("cn_division", params={"level": "county",
-                                                                                     "parent": "city"}),)),
-            DataItem(name="township", title="乡镇街道", rules=(RuleRef("cn_division", params={
-                "level": "township", "parent": "county"}),)),
-        ),
-    )
-    rows = [("510000", "510100", "510104", "510104017"),   # padded province and city: valid chain
-            ("51", "5101", "510129", "510129106"),         # short forms; 䢺江镇 in 大邑县
-            ("510000", "5101", "510104", "510129106"),     # township of 大邑县 given under 锦江区
-            ("510000", "5301", "510104", None),            # 昆明 is not in Sichuan; 锦江区 not in 昆明
-            ("990000", "510100", "510199", None)]          # no such province; no such county
     data = [r + ("f.csv", "sha", n + 2, None, None, "b", datetime(2026, 11, 26, 12), date(2026, 11, 26))
             for n, r in enumerate(rows)]
-    out = [r.asDict(recursive=True) for r in conform_batch(spark.createDataFrame(data, schema_of(chain)), chain,
-                                                           as_of=date(2026, 11, 26)).orderBy("_row_number").collect()]
-    errors = [[(e["field"], e["message"].split(": ", 2)[-1]) for e in r["_errors"]] for r in out]
+    out = [r.asDict(recursive=True) for r in conform_batch(
+        spark.createDataFrame(data, schema_of(PLACES)), PLACES, as_of=date(2026, 11, 26), divisions=divisions,
+    ).orderBy("_row_number").collect()]
+    return [[(e["field"], e["message"].split(": ", 2)[-1]) for e in r["_errors"]] for r in out]
+
+
+def test_divisions_at_five_levels_with_parents(spark):
+    errors = division_errors(spark, [
+        ("510000", "510100", "510104", "510104017", "510104017001"),  # padded province and city: valid chain
+        ("51", "5101", "510129", "510129106", None),                  # short forms; 䢺江镇 in 大邑县
+        ("510000", "5101", "510104", "510129106", None),              # township of 大邑县 given under 锦江区
+        ("510000", "5301", "510104", None, None),                     # 昆明 is not in Sichuan; 锦江区 not in 昆明
+        ("990000", "510100", "510199", None, None),                   # no such province; no such county
+        ("51", "5101", "510104", "510104017", "510104018001"),        # a community of 东湖街道 under 锦官驿街道
+        ("51", "5101", "510104", "510104017", "510104017999"),        # no such community
+    ])
     assert errors[0] == [] and errors[1] == []
     assert errors[2] == [("township", "does not belong to county 510104")]
     assert errors[3] == [("city", "does not belong to province 510000"), ("county", "does not belong to city 5301")]
-    assert errors[4] == [("province", "not a province code"), ("city", "does not belong to province 990000"),
-                         ("county", "not a county code")]
+    assert errors[4] == [("province", "not a province code in the packaged reference"),
+                         ("city", "does not belong to province 990000"),
+                         ("county", "not a county code in the packaged reference")]
+    assert errors[5] == [("village", "does not belong to township 510104017")]
+    assert errors[6] == [("village", "not a village code in the packaged reference")]
+
+
+def test_cn_division_reads_the_citys_list_from_silver(lake, spark, catalog):
+    """This year's list in silver decides: a new community is valid, a township it dropped is not."""
+    from jobs.sample.generator import write_export
+    from jobs.steps import conform, ingest, validate
+    from jobs.steps.conform import division_index
+    from jobs.steps.runtime import runtime
+
+    listing = catalog.resource("administrative_divisions")
+    export = write_export(listing, lake.landing, day=date(2026, 1, 5), rows=0)
+    lines = export.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    community = next(line for line in lines if line.startswith("510104017001,"))
+    kept = [line for line in lines if not line.startswith("510104018")]  # 东湖街道 and its communities
+    kept.append(community.replace("510104017001", "510104017099").replace("水井坊", "锦官新城"))
+    export.path.write_text("".join(kept), encoding="utf-8")
+    now = datetime(2026, 1, 5, 8)
+    ingest(listing.name, settings=lake, now=now)
+    assert conform(listing.name, settings=lake, now=now)[0]["rows_quarantined"] == 0
+    validate(listing.name, settings=lake, now=now)
+
+    rt = runtime(lake, now)
+    index = division_index(rt, PLACES)
+    assert index is not None and index.source == "silver.administrative_divisions"
+    assert division_index(rt, ENTITIES) is None  # applies no cn_division rule: nothing read
+    rows = [("51", "5101", "510104", "510104017", "510104017099"),  # set up this year
+            ("51", "5101", "510104", "510104018", None),            # dropped from this year's list
+            ("51", "5101", "510105", "510105002", None)]            # elsewhere in the city: still listed
+    assert division_errors(spark, rows, index) == [
+        [], [("township", "not a township code in the silver.administrative_divisions")], []]
+    # the packaged reference alone knows the old township and not the new community
+    assert division_errors(spark, rows) == [
+        [("village", "not a village code in the packaged reference")], [], []]

@@ -82,7 +82,7 @@ def test_extra_catalog_folder_onboards_a_resource(tmp_path):
         ("{name: thing_id, title: 编号, required: true}", "{name: thing_id, title: 编号, type: uuid}",
          "thing_id", CatalogError),
         ("pii: phone, publish: mask", "pii: telephone, publish: mask", "phone", CatalogError),
-        ("rules: [cn_mobile]", "rules: [{rule: cn_division, level: village}]", "phone", CatalogError),
+        ("rules: [cn_mobile]", "rules: [{rule: cn_division, level: hamlet}]", "phone", CatalogError),
         ("primary_key: [thing_id]\n", "write_mode: merge\n", "write_mode", CatalogError),
         ("open_type: 无条件开放", "open_type: 无条件开放\nrelated: [NOPE-1]", "related", CatalogError),
         ("open_type: 无条件开放", "open_type: 无条件开放\nclassification: {catalog: 目录, category: 人口}",
@@ -115,3 +115,41 @@ def test_broken_yaml_names_the_file(tmp_path):
     root = write_catalog(tmp_path, "name: [unclosed")
     with pytest.raises(CatalogError, match="things.yaml: not valid YAML"):
         load_catalog([root])
+
+
+DIVISIONS = RESOURCE.replace("primary_key: [thing_id]", "primary_key: [code]\nprovides: divisions").replace(
+    """  - {name: thing_id, title: 编号, required: true}
+  - {name: phone, title: 电话, pii: phone, publish: mask, rules: [cn_mobile]}
+""", """  - {name: code, title: 区划代码, required: true}
+  - {name: level, title: 级别, rules: [{rule: in_set, values: [市, 区县, 乡镇街道, 村社区]}]}
+  - {name: parent_code, title: 上级代码}
+""")
+
+
+def test_a_divisions_provider_loads_and_is_found():
+    catalog = load_catalog([BUILTIN_CATALOG])
+    provider = catalog.provider_of("divisions")
+    assert provider is not None and provider.name == "administrative_divisions"
+    assert "cn_division" in catalog.resource("enforcement_cases").uses_rule
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("provides: divisions", "provides: streets", "unknown reference data 'streets'"),
+    ("{name: parent_code, title: 上级代码}", "{name: parent, title: 上级代码}", "missing: parent_code"),
+    ("values: [市, 区县, 乡镇街道, 村社区]", "values: [市, 区, 街道]", "unknown: 区, 街道"),
+    ("{name: level, title: 级别, rules: [{rule: in_set, values: [市, 区县, 乡镇街道, 村社区]}]}",
+     "{name: level, title: 级别}", "needs an in_set rule"),
+])
+def test_a_bad_divisions_provider_is_refused(tmp_path, old, new, message):
+    assert old in DIVISIONS
+    root = write_catalog(tmp_path, DIVISIONS.replace(old, new))
+    with pytest.raises(CatalogError, match=message) as exc:
+        load_catalog([root])
+    assert "things.yaml" in str(exc.value) and "field " in str(exc.value)
+
+
+def test_one_provider_per_reference(tmp_path):
+    root = write_catalog(tmp_path / "extra", DIVISIONS)
+    with pytest.raises(CatalogError, match="divisions are already provided by") as exc:
+        load_catalog([BUILTIN_CATALOG, root])
+    assert "field provides" in str(exc.value)
