@@ -111,7 +111,8 @@ def _rule_refs(raw: Any, ctx: _Ctx, kind: str) -> tuple[RuleRef, ...]:
             known = ", ".join(sorted(n for n, s in RULE_SPECS.items() if s.kind == kind))
             raise ctx.error(f"unknown {kind} rule {name!r} (known: {known})", cls=UnknownRuleError)
         severity = ctx.choice(entry, "severity", SEVERITIES, default="error")
-        params = {k: v for k, v in entry.items() if k not in ("rule", "severity")}
+        when = _when(entry.get("when"), ctx, name)
+        params = {k: v for k, v in entry.items() if k not in ("rule", "severity", "when")}
         missing = [p for p in spec.required_params if p not in params]
         unknown = [p for p in params if p not in spec.required_params + spec.optional_params]
         if missing:
@@ -122,8 +123,18 @@ def _rule_refs(raw: Any, ctx: _Ctx, kind: str) -> tuple[RuleRef, ...]:
             raise ctx.error(f"rule 'unique' takes scope batch or silver, got {params['scope']!r}")
         if name == "cn_division" and params.get("level") not in DIVISION_LEVELS:
             raise ctx.error(f"rule 'cn_division' takes level {', '.join(DIVISION_LEVELS)}, got {params.get('level')!r}")
-        refs.append(RuleRef(rule=name, severity=severity, params=params))  # type: ignore[arg-type]
+        refs.append(RuleRef(rule=name, severity=severity, params=params, when=when))  # type: ignore[arg-type]
     return tuple(refs)
+
+
+def _when(raw: Any, ctx: _Ctx, rule: str) -> dict[str, tuple[str, ...]]:
+    """`when: {item: [values]}` of a rule (items are checked against the resource later)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not raw or not all(
+            isinstance(v, list) and v and all(isinstance(x, str | int | bool) for x in v) for v in raw.values()):
+        raise ctx.error(f"rule {rule!r}: 'when' must map item names to non-empty lists of values, got {raw!r}")
+    return {str(k): tuple(str(x) for x in v) for k, v in raw.items()}
 
 
 def _item(raw: Any, ctx: _Ctx) -> DataItem:
@@ -205,6 +216,13 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
             for key in ("parent",):
                 if key in ref.params and ref.params[key] not in names:
                     raise ctx.error(f"rule {ref.rule} names no data item {ref.params[key]!r}", field=item.name)
+            for other in ref.when:
+                if other not in names or other == item.name:
+                    raise ctx.error(f"rule {ref.rule}: 'when' names no other data item {other!r}", field=item.name)
+    for check in checks:
+        for other in check.when:
+            if other not in names:
+                raise ctx.error(f"check {check.rule}: 'when' names no data item {other!r}", field=other)
     partition_by = _strings(data.get("partition_by"), _Ctx(path, name, "partition_by"))
     for col in partition_by:
         if col not in names:

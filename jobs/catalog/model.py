@@ -52,6 +52,9 @@ class RuleRef:
     rule: str
     severity: Severity = "error"
     params: Mapping[str, object] = field(default_factory=dict)
+    #: the rule applies only to rows where each named item holds one of the listed values (typed value
+    #: as text), e.g. `{applicant_type: [个人]}` for the resident ID of a person applying
+    when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,12 @@ def not_null(value: Column, ctx: RuleContext) -> Column:
     return fail_when(value.isNull())
 
 
+@register("empty")
+def empty(value: Column, ctx: RuleContext) -> Column:
+    """The value must be missing (with `when`: e.g. no resident ID on an enterprise's application)."""
+    return fail_when(value.isNotNull(), "")
+
+
 @register("in_set")
 def in_set(value: Column, ctx: RuleContext, *, values: Sequence[object]) -> Column:
     allowed = [str(v) for v in values]

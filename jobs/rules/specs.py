@@ -25,6 +25,7 @@ class RuleSpec:
 
 _SPECS = (
     RuleSpec("not_null", "item", message_en="required value is missing", message_zh="必填项为空"),
+    RuleSpec("empty", "item", message_en="must be empty here", message_zh="此处应为空"),
     RuleSpec("in_set", "item", ("values",), message_en="value is not one of the allowed values",
              message_zh="取值不在允许范围内"),
     RuleSpec("range", "item", (), ("min", "max"), message_en="value is out of range", message_zh="数值超出范围"),

@@ -8,8 +8,9 @@ Every 97th row carries a canary person's valid raw identifiers (`jobs.sample.can
 publish step's PII gate must never find in published data.
 
 About 1 % of rows get one defect each, from the classes in `DEFECTS` the resource makes possible (none
-for a reference list: see `make_rows`); the generator returns them with the line number the reader will give the record, so tests can check that
-each ends in quarantine with the rule the table names, and nothing else does.
+for a reference list: see `make_rows`); the generator returns them with the line number the reader will
+give the record, so tests can check that each ends in quarantine with the rule the table names, and
+nothing else does.
 
 Same seed, same rows and the same bytes: a value depends only on the seed, the resource, the day and
 the row number (`write_days` derives each day's seed from the base seed and the day).

@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.catalog.derive import spark_type
-from jobs.catalog.model import DataItem, Resource
+from jobs.catalog.model import DataItem, Resource, RuleRef
 from jobs.rules import registry
 from jobs.rules.divisions import DivisionIndex
 from jobs.rules.specs import IMPLICIT_RULES, RULE_SPECS
@@ -99,6 +99,16 @@ def reason(rule: str, field: str, raw: Column, severity: str, detail: Column, en
     )
 
 
+def only_when(ref: RuleRef, detail: Column, ctx: registry.RuleContext) -> Column:
+    """The rule's failure detail limited to the rows its `when` selects (all rows without one)."""
+    if not ref.when:
+        return detail
+    selected = F.lit(True)
+    for other, values in sorted(ref.when.items()):
+        selected = selected & F.coalesce(ctx.column(other).cast("string").isin(list(values)), F.lit(False))
+    return F.when(selected, detail)
+
+
 def _item_reasons(item: DataItem, raw: Column, typed: Column, ctx: registry.RuleContext) -> list[Column]:
     out = []
     if item.required:
@@ -117,7 +127,7 @@ def _item_reasons(item: DataItem, raw: Column, typed: Column, ctx: registry.Rule
     item_ctx = replace(ctx, item=item.name)
     for ref in item.rules:
         spec = RULE_SPECS[ref.rule]
-        detail = registry.build(ref.rule, typed, item_ctx, ref.params)
+        detail = only_when(ref, registry.build(ref.rule, typed, item_ctx, ref.params), ctx)
         out.append(reason(ref.rule, item.name, raw, ref.severity, detail, spec.message_en, spec.message_zh))
     return out
 
@@ -167,7 +177,7 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
     for check in resource.checks:
         spec = RULE_SPECS[check.rule]
         field = str(check.params["field"])
-        detail = registry.build(check.rule, typed[field], ctx, check.params)
+        detail = only_when(check, registry.build(check.rule, typed[field], ctx, check.params), ctx)
         reasons.append(reason(check.rule, field, raw[field], check.severity, detail, spec.message_en, spec.message_zh))
     en, zh = IMPLICIT_RULES["malformed_record"]
     reasons.append(reason("malformed_record", "*", F.to_json("_rescued"), "error", F.col("_parse_error"), en, zh))

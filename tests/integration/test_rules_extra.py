@@ -188,3 +188,36 @@ def test_cn_division_reads_the_citys_list_from_silver(lake, spark, catalog):
     # the packaged reference alone knows the old township and not the new community
     assert division_errors(spark, rows) == [
         [("village", "not a village code in the packaged reference")], [], []]
+
+
+APPLICATIONS = Resource(
+    name="applications", code="T-10", title="申请", title_en="Applications", provider="p", summary="", theme="",
+    update_cycle="daily", share=ShareAttribute("有条件共享"), open_type="不予开放", source=SourceSpec(),
+    primary_key=(),
+    items=(
+        DataItem(name="applicant_type", title="申请人类型"),
+        DataItem(name="id_no", title="身份证号码", rules=(
+            RuleRef("not_null", when={"applicant_type": ("个人",)}),
+            RuleRef("empty", when={"applicant_type": ("企业",)}))),
+        DataItem(name="credit_code", title="统一社会信用代码", rules=(
+            RuleRef("cn_uscc", when={"applicant_type": ("企业",)}),
+            RuleRef("not_null", when={"applicant_type": ("企业",)}),
+            RuleRef("empty", when={"applicant_type": ("个人",)}))),
+    ),
+)
+
+
+def test_rules_apply_only_when_another_item_says_so(spark):
+    rows = [("个人", "11010519491231002X", None),            # a person: ID, no credit code
+            ("企业", None, "91350100M000100Y43"),            # an enterprise: credit code, no ID
+            ("个人", None, None),                            # a person without an ID
+            ("企业", "11010519491231002X", "91350100M000100Y43"),  # an enterprise with a person's ID
+            ("个人", "11010519491231002X", "not-a-code"),    # a credit code on a person: must be empty (not checked)
+            (None, None, None)]                              # no type: no conditional rule applies
+    data = [r + ("f.csv", "sha", n + 2, None, None, "b", datetime(2026, 11, 26, 12), date(2026, 11, 26))
+            for n, r in enumerate(rows)]
+    out = conform_batch(spark.createDataFrame(data, bronze_schema(APPLICATIONS)), APPLICATIONS,
+                        as_of=date(2026, 11, 26)).orderBy("_row_number").collect()
+    errors = [[(e.rule, e.field) for e in r["_errors"]] for r in out]
+    assert errors == [[], [], [("not_null", "id_no")], [("empty", "id_no")], [("empty", "credit_code")], []]
+    assert out[3]["_errors"][0].message == "id_no: must be empty here"

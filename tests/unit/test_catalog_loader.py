@@ -83,6 +83,8 @@ def test_extra_catalog_folder_onboards_a_resource(tmp_path):
          "thing_id", CatalogError),
         ("pii: phone, publish: mask", "pii: telephone, publish: mask", "phone", CatalogError),
         ("rules: [cn_mobile]", "rules: [{rule: cn_division, level: hamlet}]", "phone", CatalogError),
+        ("rules: [cn_mobile]", "rules: [{rule: cn_mobile, when: {nobody: [x]}}]", "phone", CatalogError),
+        ("rules: [cn_mobile]", "rules: [{rule: cn_mobile, when: {thing_id: x}}]", "phone", CatalogError),
         ("primary_key: [thing_id]\n", "write_mode: merge\n", "write_mode", CatalogError),
         ("open_type: 无条件开放", "open_type: 无条件开放\nrelated: [NOPE-1]", "related", CatalogError),
         ("open_type: 无条件开放", "open_type: 无条件开放\nclassification: {catalog: 目录, category: 人口}",
