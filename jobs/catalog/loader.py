@@ -489,6 +489,15 @@ def _load(dirs: Iterable[Path], *, strict: bool) -> CatalogLoad:
             continue
         if res.provides:
             providers[res.provides] = res.name
+        bad_reference = next(((i.name, r) for i in res.items for r in i.rules if r.rule == "references"
+                              and str(r.params["item"]) not in getattr(resources.get(str(r.params["resource"])),
+                                                                       "item_names", ())), None)
+        if bad_reference:
+            item, ref = bad_reference
+            fail(CatalogError(f"rule references names {ref.params['resource']}.{ref.params['item']}, which is in no "
+                              "catalog entry", file=res.file, resource=res.name, field=item))
+            del resources[res.name]
+            continue
         unknown = [c for c in res.related if c not in codes]
         if unknown:
             fail(CatalogError(f"related resource code(s) {', '.join(unknown)} are in no catalog entry",

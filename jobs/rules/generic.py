@@ -78,9 +78,23 @@ def regex(value: Column, ctx: RuleContext, *, pattern: str) -> Column:
     return fail_when(~value.cast("string").rlike(pattern), f"pattern {pattern}")
 
 
+@register("references")
+def references(value: Column, ctx: RuleContext, *, resource: str, item: str) -> Column:
+    """The value names a record of another resource (an instruction's appeal): it must be in that
+    resource's silver table. Not judged while that table does not exist (its first load is pending)."""
+    found = ctx.references.get(ctx.item)
+    if found is None:
+        return F.lit(None).cast("string")
+    return fail_when(value.isNotNull() & found.isNull(), f"silver.{resource} holds no such {item}")
+
+
 @register("not_before")
 def not_before(value: Column, ctx: RuleContext, *, field: str, other: str) -> Column:
-    """Cross-field order: `field` must not be earlier than `other` (e.g. finished >= received)."""
+    """Cross-field order: `field` must not be earlier than `other` (e.g. finished >= received). When
+    either is a date, both are compared as dates: a case decided on the day it was filed at 10:00 is
+    not decided before it was filed."""
     later, earlier = ctx.column(field), ctx.column(other)
+    if "date" in (ctx.types.get(field), ctx.types.get(other)):
+        later, earlier = F.to_date(later), F.to_date(earlier)
     detail = F.concat(F.lit(f"{field} is earlier than {other} ("), earlier.cast("string"), F.lit(")"))
     return fail_when(later < earlier, detail)

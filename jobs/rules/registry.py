@@ -22,8 +22,9 @@ RuleBuilder = Callable[..., Column]
 @dataclass(frozen=True)
 class RuleContext:
     """What a rule may look at besides its own value: the other typed fields, 'today', the item being
-    checked, the row's primary key, (for `unique` against silver) the keys silver holds per value, and
-    the division codes `cn_division` checks against (None: the packaged reference)."""
+    checked, the row's primary key, (for `unique` against silver) the keys silver holds per value, the
+    division codes `cn_division` checks against (None: the packaged reference), what `references`
+    found in other tables, and the items' types."""
 
     columns: Mapping[str, Column] = field(default_factory=dict)
     as_of: date = date(2100, 1, 1)
@@ -32,6 +33,11 @@ class RuleContext:
     #: item -> (smallest, largest) primary key in silver holding the row's value of that item
     silver_keys: Mapping[str, tuple[Column, Column]] = field(default_factory=dict)
     divisions: DivisionIndex | None = None
+    #: item -> a column that is non-null when the row's value is in the referenced silver table (an item
+    #: missing here has a `references` rule whose table does not exist yet: not judged)
+    references: Mapping[str, Column] = field(default_factory=dict)
+    #: item -> its catalog type (string, integer, decimal, date, timestamp, boolean)
+    types: Mapping[str, str] = field(default_factory=dict)
 
     def column(self, name: str) -> Column:
         return self.columns[name]

@@ -41,6 +41,8 @@ _SPECS = (
     RuleSpec("cn_mobile", "item", message_en="not a valid mobile number", message_zh="手机号码无效"),
     RuleSpec("cn_division", "item", ("level",), ("within", "parent"),
              message_en="unknown administrative division code", message_zh="行政区划代码无效"),
+    RuleSpec("references", "item", ("resource", "item"), message_en="refers to a record the lake does not hold",
+             message_zh="关联记录不存在"),
     RuleSpec("not_before", "check", ("field", "other"), message_en="is earlier than", message_zh="早于"),
 )
 

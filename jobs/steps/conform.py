@@ -24,7 +24,13 @@ from jobs.io.frames import single_row
 from jobs.rules.divisions import LEVEL_OF_ZH, DivisionIndex, packaged_index
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
-from jobs.transforms.conform import accepted_rows, conform_batch, quarantined_rows, silver_unique_items
+from jobs.transforms.conform import (
+    accepted_rows,
+    conform_batch,
+    quarantined_rows,
+    referencing_items,
+    silver_unique_items,
+)
 
 
 def conform(resource: str, *, settings: Settings | None = None, now: datetime | None = None) -> list[dict]:
@@ -56,7 +62,8 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
     spark, settings = rt.spark, rt.settings
     bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(F.col("_batch_id") == batch_id)
     evaluated = conform_batch(bronze, res, as_of=ingested_on, existing=_silver_values(rt, res),
-                              divisions=division_index(rt, res)).persist(StorageLevel.MEMORY_AND_DISK)
+                              divisions=division_index(rt, res), referenced=referenced_values(rt, res),
+                              ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = single_row(evaluated.agg(
             F.count(F.lit(1)).alias("total"),
@@ -119,6 +126,21 @@ def division_index(rt: Runtime, res: Resource) -> DivisionIndex | None:
     log.info("cn_division of %s reads %d codes of silver.%s over the packaged reference", res.name, len(listed),
              provider.name)
     return index
+
+
+def referenced_values(rt: Runtime, res: Resource) -> dict:
+    """For each item of `res` with a `references` rule, the values of the referenced item in that
+    resource's silver table; an item whose table does not exist yet is left out (not judged) and logged."""
+    out = {}
+    for name, (other, item) in sorted(referencing_items(res).items()):
+        path = rt.settings.table_path("silver", other)
+        if not delta.exists(rt.spark, path):
+            log.warning("%s.%s references silver.%s, which does not exist yet: not checked in this batch",
+                        res.name, name, other)
+            continue
+        out[name] = delta.read(rt.spark, path).select(F.col(f"`{item}`").cast("string").alias("value")) \
+            .where(F.col("value").isNotNull())
+    return out
 
 
 def _silver_values(rt: Runtime, res: Resource) -> dict:

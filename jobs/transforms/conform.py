@@ -138,9 +138,15 @@ def silver_unique_items(resource: Resource) -> tuple[str, ...]:
                  if any(r.rule == "unique" and r.params.get("scope") == "silver" for r in i.rules))
 
 
+def referencing_items(resource: Resource) -> dict[str, tuple[str, str]]:
+    """Items with a `references` rule -> (referenced resource, its item)."""
+    return {i.name: (str(r.params["resource"]), str(r.params["item"]))
+            for i in resource.items for r in i.rules if r.rule == "references"}
+
+
 def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
-                  existing: Mapping[str, DataFrame] | None = None, divisions: DivisionIndex | None = None
-                  ) -> DataFrame:
+                  existing: Mapping[str, DataFrame] | None = None, divisions: DivisionIndex | None = None,
+                  referenced: Mapping[str, DataFrame] | None = None) -> DataFrame:
     """Type and check one bronze batch.
 
     Args:
@@ -151,6 +157,8 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
             key values joined with "|"); joined to the batch once per item, aggregated per value first,
             so the batch keeps its row count.
         divisions: the division codes `cn_division` accepts (None: the packaged reference).
+        referenced: for items in `referencing_items`, the values (column `value`) the referenced silver
+            table holds; an item left out is not judged (that table does not exist yet).
 
     Returns:
         One row per bronze row with `_errors` and `_warnings` (arrays of reason structs), the lineage
@@ -168,8 +176,15 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
         bronze = bronze.join(per_value.withColumnRenamed("value", f"{prefix}_value"),
                              typed[name].cast("string") == F.col(f"{prefix}_value"), "left")
         silver_keys[name] = (F.col(f"{prefix}_low"), F.col(f"{prefix}_high"))
+    found = {}
+    for k, (name, values) in enumerate(sorted((referenced or {}).items())):
+        prefix = f"__ref{k}"
+        bronze = bronze.join(values.select(F.col("value").alias(f"{prefix}_value")).distinct(),
+                             typed[name].cast("string") == F.col(f"{prefix}_value"), "left")
+        found[name] = F.col(f"{prefix}_value")
     ctx = registry.RuleContext(columns=typed, as_of=as_of, row_key=row_key if resource.primary_key else None,
-                               silver_keys=silver_keys, divisions=divisions)
+                               silver_keys=silver_keys, divisions=divisions, references=found,
+                               types={i.name: i.type for i in resource.items})
 
     reasons: list[Column] = []
     for item in resource.items:

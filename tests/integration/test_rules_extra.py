@@ -221,3 +221,43 @@ def test_rules_apply_only_when_another_item_says_so(spark):
     errors = [[(e.rule, e.field) for e in r["_errors"]] for r in out]
     assert errors == [[], [], [("not_null", "id_no")], [("empty", "id_no")], [("empty", "credit_code")], []]
     assert out[3]["_errors"][0].message == "id_no: must be empty here"
+
+
+INSTRUCTIONS = Resource(
+    name="instructions", code="T-11", title="批示", title_en="Instructions", provider="p", summary="", theme="",
+    update_cycle="daily", share=ShareAttribute("有条件共享"), open_type="不予开放", source=SourceSpec(),
+    primary_key=(),
+    items=(
+        DataItem(name="appeal_id", title="工单编号", rules=(
+            RuleRef("references", params={"resource": "citizen_appeals", "item": "appeal_id"}),)),
+        DataItem(name="filed_at", title="立案时间", type="timestamp", formats=("yyyy-MM-dd HH:mm:ss",)),
+        DataItem(name="decided_on", title="决定日期", type="date", formats=("yyyy-MM-dd",)),
+    ),
+    checks=(RuleRef("not_before", params={"field": "decided_on", "other": "filed_at"}),),
+)
+
+
+def instruction_errors(spark, rows, referenced=None) -> list[list[tuple[str, str, str]]]:
+    data = [r + ("f.csv", "sha", n + 2, None, None, "b", datetime(2026, 11, 26, 12), date(2026, 11, 26))
+            for n, r in enumerate(rows)]
+    out = conform_batch(spark.createDataFrame(data, bronze_schema(INSTRUCTIONS)), INSTRUCTIONS,
+                        as_of=date(2026, 11, 26), referenced=referenced).orderBy("_row_number").collect()
+    assert len(out) == len(rows)  # the lookup join keeps one row per record
+    return [[(e.rule, e.field, e.message) for e in r["_errors"]] for r in out]
+
+
+def test_references_need_the_record_in_the_other_silver_table(spark):
+    appeals = spark.createDataFrame([("GD2026112600000001",), ("GD2026112600000001",), ("GD2026112600000002",)],
+                                    "value string")
+    rows = [("GD2026112600000001", None, None), ("GD2026112600000003", None, None), (None, None, None)]
+    errors = instruction_errors(spark, rows, {"appeal_id": appeals})
+    assert errors == [[], [("references", "appeal_id", "appeal_id: refers to a record the lake does not hold: "
+                                                       "silver.citizen_appeals holds no such appeal_id")], []]
+    assert instruction_errors(spark, rows) == [[], [], []]  # no appeals table yet: not judged
+
+
+def test_not_before_compares_a_date_with_a_timestamp_by_day(spark):
+    rows = [("GD1", "2026-11-20 10:00:00", "2026-11-20"),   # decided the day it was filed
+            ("GD2", "2026-11-20 10:00:00", "2026-11-19")]   # decided the day before
+    errors = instruction_errors(spark, rows)
+    assert errors[0] == [] and [e[:2] for e in errors[1]] == [("not_before", "decided_on")]
