@@ -41,6 +41,7 @@ from jobs.catalog.model import (
 from jobs.catalog.open_loader import allowed_identifiers, generalization, open_codes, open_spec
 from jobs.errors import CatalogError, UnknownRuleError
 from jobs.rules.divisions import LEVELS as DIVISION_LEVELS
+from jobs.rules.identifiers import is_valid_uscc
 from jobs.rules.specs import RULE_SPECS
 
 DEPARTMENTS_FILE = "departments.yaml"
@@ -401,9 +402,15 @@ def _departments(path: Path) -> dict[str, Department]:
         key = ctx.req(entry, "key")
         if key in result:
             raise ctx.error("duplicate department key")
+        code = str(ctx.req(entry, "code")).strip()
+        if not is_valid_uscc(code):
+            raise _Ctx(path, None, "code").error(
+                f"department {key}: {code!r} is not a unified social credit code (GB 32100: 18 characters, "
+                "registration authority, type, 6-digit division, organization code, a verifying check "
+                "character)")
         result[key] = Department(
             key=key,
-            code=ctx.req(entry, "code"),
+            code=code,
             name=ctx.req(entry, "name"),
             name_en=ctx.req(entry, "name_en"),
             system=ctx.req(entry, "system"),

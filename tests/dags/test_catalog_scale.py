@@ -57,7 +57,7 @@ def test_every_resource_derives_schemas_suite_dag_and_a_safe_open_schema(name, d
 def test_a_broken_entry_costs_only_itself(tmp_path, monkeypatch):
     (tmp_path / "extra").mkdir()
     (tmp_path / "extra" / "departments.yaml").write_text(
-        "departments:\n  - {key: ok_dept, code: '11510100MB0000000X', name: 好部门, name_en: Good, system: 系统}\n",
+        "departments:\n  - {key: ok_dept, code: '11510100MB0000000U', name: 好部门, name_en: Good, system: 系统}\n",
         encoding="utf-8")
     (tmp_path / "extra" / "ok_dept").mkdir()
     good = (BUILTIN_CATALOG / "network_governance" / "citizen_appeals.yaml").read_text(encoding="utf-8")

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.spark
 
 DEPARTMENTS = textwrap.dedent("""
     departments:
-      - {key: eco_env, code: "11510100MB0000001X", name: 成都市生态环境局, name_en: Chengdu Ecology and
+      - {key: eco_env, code: "11510100MB0000001Y", name: 成都市生态环境局, name_en: Chengdu Ecology and
          Environment Bureau, system: 物联网监测平台}
 """)
 RESOURCE = textwrap.dedent("""

@@ -16,6 +16,14 @@ OPEN_TYPES = ("无条件开放", "有条件开放", "不予开放")
 FORMATS = ("csv", "csv", "jsonl", "xlsx")
 
 
+
+def _department_code(n: int) -> str:
+    """A valid unified social credit code of a government body (the loader checks it)."""
+    from jobs.rules.identifiers import uscc_check_char
+
+    body = f"1151010000{n:07d}"
+    return body + uscc_check_char(body)
+
 def _items(k: int) -> list[dict]:
     items = [
         {"name": "record_id", "title": "记录编号", "required": True, "length": 32},
@@ -40,7 +48,7 @@ def _items(k: int) -> list[dict]:
 def write_catalog(root: Path, *, systems: int = 225, resources: int = 643) -> Path:
     """Write the synthetic catalog under `root` and return it (a folder usable as CITYLAKE_CATALOG)."""
     root.mkdir(parents=True, exist_ok=True)
-    departments = [{"key": f"dept_{d:03d}", "code": f"1151010000{d:04d}X", "name": f"模拟委办局{d:03d}",
+    departments = [{"key": f"dept_{d:03d}", "code": _department_code(d), "name": f"模拟委办局{d:03d}",
                     "name_en": f"Synthetic department {d:03d}", "system": f"模拟业务系统{d:03d}"}
                    for d in range(systems)]
     (root / "departments.yaml").write_text(yaml.safe_dump({"departments": departments}, allow_unicode=True),

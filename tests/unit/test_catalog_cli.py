@@ -23,7 +23,7 @@ def test_list_show_and_row(catalog, capsys):
 
 def test_validate_names_the_broken_file(tmp_path, capsys):
     (tmp_path / "departments.yaml").write_text(
-        "departments:\n  - {key: d1, code: '11510100MB0000000X', name: 部门, name_en: D, system: 系统}\n",
+        "departments:\n  - {key: d1, code: '11510100MB0000000U', name: 部门, name_en: D, system: 系统}\n",
         encoding="utf-8")
     (tmp_path / "d1").mkdir()
     (tmp_path / "d1" / "bad.yaml").write_text("name: bad\ncode: X-1\nprovider: d1\nitems: []\n", encoding="utf-8")

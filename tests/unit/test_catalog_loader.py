@@ -15,7 +15,7 @@ from jobs.settings import BUILTIN_CATALOG
 
 DEPARTMENTS = textwrap.dedent("""
     departments:
-      - {key: dept, code: "X1", name: 某局, name_en: Some Bureau, system: 某系统}
+      - {key: dept, code: "11510100MB0000000U", name: 某局, name_en: Some Bureau, system: 某系统}
 """)
 
 RESOURCE = textwrap.dedent("""
@@ -113,6 +113,12 @@ def test_duplicate_codes_are_caught(tmp_path):
 def test_unknown_provider(tmp_path):
     root = write_catalog(tmp_path, RESOURCE.replace("provider: dept", "provider: nobody"))
     with pytest.raises(CatalogError, match="provider 'nobody' is not in departments.yaml"):
+        load_catalog([root])
+
+
+def test_a_department_code_must_be_a_credit_code(tmp_path):
+    root = write_catalog(tmp_path, departments=DEPARTMENTS.replace("11510100MB0000000U", "11510100MB0000000X"))
+    with pytest.raises(CatalogError, match="field code: department dept: '11510100MB0000000X' is not a unified"):
         load_catalog([root])
 
 
