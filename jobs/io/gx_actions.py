@@ -28,8 +28,8 @@ class ResourceHistoryAction(ValidationAction):
     """Append the run to its resource's history and rewrite that resource's page and the resource list.
 
     Runs after `UpdateDataDocsAction` (GX sorts it first), whose result gives the validation page to
-    link to. The history itself is `history/<suite>.json` in the GX project's `uncommitted` folder, next
-    to the stored validation results, not inside the generated site.
+    link to. The history itself is `<history_dir>/<suite>.json` (`uncommitted/validation_history` of the
+    GX project, next to the stored validation results), not inside the generated site.
     """
 
     type: Literal["citylake_resource_history"] = "citylake_resource_history"
@@ -42,13 +42,14 @@ class ResourceHistoryAction(ValidationAction):
         written: dict[str, str] = {}
         for key, result in checkpoint_result.run_results.items():
             suite = result.suite_name
+            failed_errors = _failed(result, critical=True)
             entry = HistoryEntry(
                 run_name=str(key.run_id.run_name),
                 run_time=key.run_id.run_time.isoformat(timespec="seconds"),
                 batch=str(key.batch_identifier),
-                success=bool(result.success),
+                success=failed_errors == 0,  # citylake's verdict: warnings do not fail a batch
                 evaluated=int(result.statistics.get("evaluated_expectations", 0)),
-                failed_errors=_failed(result, critical=True),
+                failed_errors=failed_errors,
                 failed_warnings=_failed(result, critical=False),
                 page=_relative_page(pages.get(key, {}), site),
                 failures=tuple(_describe(r) for r in result.results if not r.success),
