@@ -145,17 +145,72 @@ def _file_rows(path: Path, fmt: str) -> tuple[list[str], Iterator[Sequence[objec
                 yield from zip(*(col.to_pylist() for col in batch.columns), strict=True)
         return names, batches()
     if fmt == "XLSX":
-        from openpyxl import load_workbook
-
-        wb = load_workbook(path, read_only=True)
-
-        def cells() -> Iterator[Sequence[object]]:
-            for ws in wb.worksheets:
-                yield from ws.iter_rows(min_row=2, values_only=True)
-            wb.close()
-        header = [str(c) for c in next(wb.worksheets[0].iter_rows(max_row=1, values_only=True))]
-        return header, cells()
+        return _xlsx_rows(path)
     raise ValueError(f"no reader for {fmt}")
+
+
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _column_index(ref: str) -> int:
+    """0-based column of a cell reference such as 'AB12'."""
+    index = 0
+    for ch in ref:
+        if not ch.isalpha():
+            break
+        index = index * 26 + ord(ch.upper()) - 64
+    return index - 1
+
+
+def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[Sequence[object]]]:
+    """The header of the first sheet and the data rows of every sheet, streamed from the sheet XML.
+
+    A million-row workbook read through openpyxl's cell objects takes minutes; the scanner only needs
+    each cell's text (shared strings resolved, numbers as written), so it parses the XML itself.
+    """
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    book = zipfile.ZipFile(path)
+    shared: list[str] = []
+    if "xl/sharedStrings.xml" in book.namelist():
+        with book.open("xl/sharedStrings.xml") as f:
+            for _, element in iterparse(f):
+                if element.tag == f"{_SHEET_NS}si":
+                    shared.append("".join(t.text or "" for t in element.iter(f"{_SHEET_NS}t")))
+                    element.clear()
+    sheets = sorted((n for n in book.namelist() if n.startswith("xl/worksheets/sheet") and n.endswith(".xml")),
+                    key=lambda n: int("".join(ch for ch in n.rsplit("/", 1)[1] if ch.isdigit()) or 0))
+
+    def sheet_rows(name: str) -> Iterator[list[object]]:
+        with book.open(name) as f:
+            for _, element in iterparse(f):
+                if element.tag != f"{_SHEET_NS}row":
+                    continue
+                cells: dict[int, object] = {}
+                for position, c in enumerate(element.iter(f"{_SHEET_NS}c")):
+                    kind, v = c.get("t"), c.find(f"{_SHEET_NS}v")
+                    if kind == "s" and v is not None:
+                        value: object = shared[int(v.text or 0)]
+                    elif kind == "inlineStr":
+                        value = "".join(t.text or "" for t in c.iter(f"{_SHEET_NS}t"))
+                    else:
+                        value = v.text if v is not None else None
+                    ref = c.get("r")
+                    cells[_column_index(ref) if ref else position] = value
+                element.clear()
+                yield [cells.get(k) for k in range(max(cells) + 1)] if cells else []
+
+    first = next(sheet_rows(sheets[0]), []) if sheets else []
+    header = [str(c) for c in first]
+
+    def data() -> Iterator[Sequence[object]]:
+        for name in sheets:
+            rows = sheet_rows(name)
+            next(rows, None)  # every sheet repeats the header
+            yield from rows
+        book.close()
+    return header, data()
 
 
 def scan_file(path: Path, fmt: str, *, allowed: Mapping[str, Sequence[str]] | None = None,

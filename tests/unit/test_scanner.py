@@ -48,3 +48,24 @@ def test_every_format_is_read_back(tmp_path):
         label = "备注" if f.format in ("CSV", "XLSX") else "note"
         count = "数量" if f.format in ("CSV", "XLSX") else "n"
         assert kinds == {(label, "mobile"), (count, "mobile")}, f.format  # numbers are scanned as text too
+
+
+def test_xlsx_is_read_on_every_sheet_as_openpyxl_reads_it(tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from jobs.publish import downloads
+    from jobs.publish.scanner import _file_rows
+
+    monkeypatch.setattr(downloads, "XLSX_MAX_ROWS", 2)
+    rows = [(f"A{n}", "无" if n < 5 else "电话 13912345678", Decimal("12.50"), n) for n in range(1, 6)]
+    rows.append(("A6", None, None, 13800000000))
+    xlsx = next(f for f in write_downloads(iter(rows), COLUMNS, tmp_path, "t") if f.format == "XLSX")
+    header, data = _file_rows(xlsx.path, "XLSX")
+    ours = [[None if v is None else str(v) for v in r] for r in data]
+    book = load_workbook(xlsx.path, read_only=True)
+    theirs = [[None if v is None else str(v) for v in r] for ws in book.worksheets
+              for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert header == [c.title for c in COLUMNS] and len(book.worksheets) == 3
+    assert ours == theirs
+    found = {(f.column, f.kind, f.count) for f in scan_file(xlsx.path, "XLSX")}
+    assert found == {("备注", "mobile", 1), ("数量", "mobile", 1)}
