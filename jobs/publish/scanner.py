@@ -162,6 +162,20 @@ def _column_index(ref: str) -> int:
     return index - 1
 
 
+def _number_text(text: str) -> str:
+    """A numeric cell as the scanner should see it: its whole part. Dates and times are day serials
+    (46353.416666666664) whose fraction digits would look like a phone number; an identifier stored as a
+    number is whole (13800000000, or 1.38E10 as Excel may write it)."""
+    from decimal import Decimal, InvalidOperation
+
+    if "." not in text and "e" not in text.lower():
+        return text
+    try:
+        return str(int(Decimal(text)))
+    except (InvalidOperation, ValueError, OverflowError):
+        return text
+
+
 def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[Sequence[object]]]:
     """The header of the first sheet and the data rows of every sheet, streamed from the sheet XML.
 
@@ -194,6 +208,8 @@ def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[Sequence[object]]]:
                         value: object = shared[int(v.text or 0)]
                     elif kind == "inlineStr":
                         value = "".join(t.text or "" for t in c.iter(f"{_SHEET_NS}t"))
+                    elif kind in (None, "n") and v is not None and v.text:
+                        value = _number_text(v.text)
                     else:
                         value = v.text if v is not None else None
                     ref = c.get("r")
