@@ -268,7 +268,7 @@ def write_export(resource: Resource, landing_root: Path, *, day: date, rows: int
     tmp.replace(path)
     if mark_ready:
         path.with_name(path.name + resource.source.marker_suffix).touch()
-    return SampleExport(path=path, rows=rows, defects=defects)
+    return SampleExport(path=path, rows=len(data), defects=defects)
 
 
 def write_days(resource: Resource, landing_root: Path, *, start_day: date, days: int, rows_per_day: int,
