@@ -10,7 +10,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from jobs.rules import divisions
-from jobs.rules.generic import fail_when
+from jobs.rules.generic import fail_when, isin_strings
 from jobs.rules.identifiers import (
     RESIDENT_ID_CHECK,
     RESIDENT_ID_WEIGHTS,
@@ -51,7 +51,7 @@ def cn_resident_id(value: Column, ctx: RuleContext, *, allow_legacy: bool = Fals
         .when(legacy & F.lit(not allow_legacy), F.lit("legacy 15-digit number"))
         .when(legacy, F.lit(None))
         .when(~v.rlike("^[0-9]{17}[0-9X]$"), F.lit("expected 17 digits and a check character"))
-        .when(~F.substring(v, 1, 6).isin(prefixes), F.lit("unknown division prefix"))
+        .when(~isin_strings(F.substring(v, 1, 6), prefixes), F.lit("unknown division prefix"))
         .when(
             birth.isNull()
             | (birth < F.lit("1900-01-01").cast("date"))
@@ -79,7 +79,7 @@ def cn_division(value: Column, ctx: RuleContext, *, level: str, within: str = ""
     index = ctx.divisions or divisions.packaged_index()
     codes = sorted(index.codes_at(level, within))
     v = value.cast("string")
-    detail = F.when(~v.isin(codes), F.lit(f"not a {level} code" + (f" of {within}" if within else "")
+    detail = F.when(~isin_strings(v, codes), F.lit(f"not a {level} code" + (f" of {within}" if within else "")
                                           + f" in the {index.source}"))
     if parent is not None:
         parent_code = ctx.column(parent).cast("string")

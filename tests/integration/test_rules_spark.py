@@ -48,39 +48,47 @@ CASES = [
 ]
 
 
-def case_errors(spark, appeals) -> dict[int, list]:
-    """The conform pass over one row per case: line number (case index + 2) -> its error reasons."""
+def case_frame(spark, appeals):
+    """The conform pass over one row per case, lazily (line number = case index + 2)."""
     rows = []
     for n, (_, change, _) in enumerate(CASES):
         values = {**VALID, **change, "appeal_id": change.get("appeal_id", f"GD20261126{n:08d}")}
         rows.append(tuple(values[i.name] for i in appeals.items)
                     + lineage(n + 2))
     df = spark.createDataFrame(rows, bronze_schema(appeals))
-    return {r["_row_number"]: r for r in conform_batch(df, appeals, as_of=date(2026, 11, 26)).collect()}
+    return conform_batch(df, appeals, as_of=date(2026, 11, 26))
 
 
 @pytest.fixture(scope="module")
 def evaluated(spark, appeals):
-    return case_errors(spark, appeals)
+    return {r["_row_number"]: r for r in case_frame(spark, appeals).collect()}
 
 
 CATALOG_RULES = sorted({c[2][0] for c in CASES if c[2] is not None} - {"type"})
 
 
-@pytest.mark.parametrize("rule", CATALOG_RULES)
-def test_each_case_fails_against_a_rule_that_accepts_everything(spark, appeals, monkeypatch, rule):
-    """Seen failing: with the rule replaced by one that never fails, every case expecting it goes wrong
-    (so `test_rule` checks the rule's own code, not something around it)."""
+def test_each_case_fails_against_a_rule_that_accepts_everything(spark, appeals, monkeypatch):
+    """Seen failing: with a rule replaced by one that never fails, every case expecting it goes wrong
+    (so `test_rule` checks the rule's own code, not something around it). Rules build Spark Columns, so
+    each broken plan is built with its rule swapped out and all of them run in one job."""
+    from functools import reduce
+
     from pyspark.sql import functions as F
 
     from jobs.rules import registry
 
     registry.build("not_null", F.lit(None), registry.RuleContext(), {})  # load the built-in rules first
-    monkeypatch.setitem(registry.RULES, rule, lambda value, ctx, **params: F.lit(None).cast("string"))
-    broken = case_errors(spark, appeals)
-    for index, (name, _, expected) in enumerate(CASES):
-        if expected is not None and expected[0] == rule:
-            assert (rule, expected[1]) not in [(e.rule, e.field) for e in broken[index + 2]["_errors"]], name
+    plans = []
+    for rule in CATALOG_RULES:
+        with monkeypatch.context() as patch:
+            patch.setitem(registry.RULES, rule, lambda value, ctx, **params: F.lit(None).cast("string"))
+            plans.append(case_frame(spark, appeals).select(F.lit(rule).alias("broken"), "_row_number", "_errors"))
+    broken = {(r.broken, r._row_number): [(e.rule, e.field) for e in r._errors]
+              for r in reduce(lambda a, b: a.unionByName(b), plans).collect()}
+    for rule in CATALOG_RULES:
+        for index, (name, _, expected) in enumerate(CASES):
+            if expected is not None and expected[0] == rule:
+                assert (rule, expected[1]) not in broken[(rule, index + 2)], (rule, name)
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c[0] for c in CASES])
