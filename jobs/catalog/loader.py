@@ -40,6 +40,7 @@ from jobs.catalog.model import (
 )
 from jobs.catalog.open_loader import allowed_identifiers, generalization, open_codes, open_spec
 from jobs.errors import CatalogError, UnknownRuleError
+from jobs.rules.divisions import LEVEL_OF_ZH
 from jobs.rules.divisions import LEVELS as DIVISION_LEVELS
 from jobs.rules.identifiers import is_valid_uscc
 from jobs.rules.specs import RULE_SPECS
@@ -292,8 +293,6 @@ def _provides(raw: Any, items: tuple[DataItem, ...], ctx: _Ctx) -> str | None:
         raise ctx.error(f"a resource that provides {raw} needs the data items {', '.join(REFERENCE_ITEMS[raw])}; "
                         f"missing: {', '.join(missing)}")
     if raw == "divisions":
-        from jobs.rules.divisions import LEVEL_OF_ZH
-
         level = next(i for i in items if i.name == "level")
         allowed: Any = next((r.params.get("values") for r in level.rules if r.rule == "in_set"), None)
         unknown = [v for v in allowed or () if v not in LEVEL_OF_ZH]

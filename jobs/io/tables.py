@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jobs.settings import Settings
+from jobs.transforms.sql_text import sql_literal
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -26,10 +27,6 @@ _remembered: set[str] = set()
 
 def uses_metastore(spark: SparkSession) -> bool:
     return spark.conf.get("spark.sql.catalogImplementation", "in-memory") == "hive"
-
-
-def _quoted(location: str) -> str:
-    return location.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _zone_and_name(location: str) -> tuple[str, str] | None:
@@ -53,7 +50,7 @@ def remember(spark: SparkSession, location: str) -> None:
     from pyspark.errors import AnalysisException
 
     try:
-        spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{name}` USING delta LOCATION '{_quoted(location)}'")
+        spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{name}` USING delta LOCATION {sql_literal(location)}")
     except AnalysisException as exc:
         if "SCHEMA_NOT_FOUND" in str(exc):
             from jobs.errors import ConfigurationError
@@ -85,9 +82,10 @@ def init_metastore(spark: SparkSession, settings: Settings, shared: dict[str, st
 
         raise ConfigurationError("no metastore configured: set CITYLAKE_METASTORE_URL (embedded lakes need none)")
     for zone in ZONES:
-        spark.sql(f"CREATE DATABASE IF NOT EXISTS `{zone}` LOCATION '{_quoted(settings.lake_uri)}/_warehouse/{zone}'")
+        warehouse = sql_literal(f"{settings.lake_uri}/_warehouse/{zone}")
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS `{zone}` LOCATION {warehouse}")
     probe = f"{settings.lake_uri}/_warehouse/_metastore_probe"
-    spark.sql(f"CREATE TABLE IF NOT EXISTS ops.`_metastore_probe` (id INT) USING delta LOCATION '{_quoted(probe)}'")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS ops.`_metastore_probe` (id INT) USING delta LOCATION {sql_literal(probe)}")
     spark.sql("DROP TABLE IF EXISTS ops.`_metastore_probe`")
     forget(spark, probe)
     _add_unique_names(spark)
@@ -163,6 +161,6 @@ def register_tables(spark: SparkSession, settings: Settings) -> list[str]:
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{zone}`")
         for location in locations:
             name = location.rsplit("/", 1)[1]
-            spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{name}` USING delta LOCATION '{_quoted(location)}'")
+            spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{name}` USING delta LOCATION {sql_literal(location)}")
             names.append(f"{zone}.{name}")
     return names

@@ -43,10 +43,12 @@ def conform(resource: str, *, settings: Settings | None = None, now: datetime | 
     rt = runtime(settings, now)
     res = rt.resource(resource)
     done = ops.batches_done(rt.spark, rt.settings, res.name, "conform")
-    results = []
-    for batch in ops.ingested_batches(rt.spark, rt.settings, res.name):
-        if batch.batch_id not in done:
-            results.append(conform_one(rt, res, batch))
+    pending = [b for b in ops.ingested_batches(rt.spark, rt.settings, res.name) if b.batch_id not in done]
+    # What the rules look up elsewhere (silver values, the city's division list, referenced tables) does
+    # not change while this step runs: read it once, not once per batch.
+    lookups = {"existing": _silver_values(rt, res), "divisions": division_index(rt, res),
+               "referenced": referenced_values(rt, res)} if pending else {}
+    results = [conform_one(rt, res, batch, lookups) for batch in pending]
     if not results:
         log.info("conform %s: nothing pending", resource)
     dirty = [f"batch {r['batch_id']} ({r['source_file']}): {r['detail']}" for r in results if r["status"] == "failed"]
@@ -56,14 +58,13 @@ def conform(resource: str, *, settings: Settings | None = None, now: datetime | 
     return results
 
 
-def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch) -> dict:
-    """Conform one batch; rows are judged as of the day they were ingested (so a re-run agrees)."""
+def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch, lookups: dict) -> dict:
+    """Conform one batch; rows are judged as of the day they were ingested (so a re-run agrees).
+    `lookups` are `conform_batch`'s `existing`, `divisions` and `referenced`."""
     batch_id, source_file, rows_read, ingested_on = batch
     spark, settings = rt.spark, rt.settings
     bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(F.col("_batch_id") == batch_id)
-    evaluated = conform_batch(bronze, res, as_of=ingested_on, existing=_silver_values(rt, res),
-                              divisions=division_index(rt, res), referenced=referenced_values(rt, res),
-                              ).persist(StorageLevel.MEMORY_AND_DISK)
+    evaluated = conform_batch(bronze, res, as_of=ingested_on, **lookups).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = single_row(evaluated.agg(
             F.count(F.lit(1)).alias("total"),

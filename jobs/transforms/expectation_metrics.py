@@ -17,6 +17,8 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.transforms.sql_text import sql_column, sql_literal
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -24,20 +26,6 @@ class Outcome:
 
     success: bool
     result: dict[str, Any]
-
-
-def sql_literal(value: Any) -> str:
-    """A Spark SQL literal of a Python value (string escapes as Spark's parser reads them)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{text}'"
-
-
-def sql_column(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _in_set(col: str, kw: Mapping[str, Any]) -> str:
