@@ -10,14 +10,25 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from jobs.errors import CitylakeError
+from jobs.errors import (
+    BadData,
+    CatalogError,
+    CitylakeError,
+    ConfigurationError,
+    ExportRejected,
+    FilesRejected,
+    JarResolutionError,
+    LedgerImbalance,
+    NotReady,
+)
 from jobs.settings import load_settings
 
 STEPS = ("ingest", "conform", "validate", "publish", "run")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="citylake", description="citylake data-lake ETL")
+    p = argparse.ArgumentParser(prog="citylake", description="citylake data-lake ETL", epilog=EXIT_CODES_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     for step in STEPS:
         s = sub.add_parser(step, help=f"{step} one catalog resource")
@@ -65,16 +76,41 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Exit codes, so a script or a scheduler tells a department's problem from an engineer's.
+EXIT_OK, EXIT_BAD_DATA, EXIT_USAGE, EXIT_CONFIGURATION = 0, 1, 2, 3
+EXIT_CODES_HELP = """exit codes:
+  0  success
+  1  bad data: a file rejected whole, a batch over its error limit, a failed error-severity expectation,
+     personal data caught by the PII gate (the department must correct and re-send)
+  2  usage: unknown command or option, or a step run before the one it depends on
+  3  configuration: settings, the catalog or the Delta jars"""
+
+
+def exit_code_for(exc: CitylakeError) -> int:
+    """The exit code of a failure (see EXIT_CODES_HELP)."""
+    if isinstance(exc, BadData | ExportRejected):
+        return EXIT_BAD_DATA
+    if isinstance(exc, NotReady):
+        return EXIT_USAGE
+    if isinstance(exc, ConfigurationError | CatalogError | JarResolutionError):
+        return EXIT_CONFIGURATION
+    return EXIT_BAD_DATA if isinstance(exc, LedgerImbalance) else EXIT_CONFIGURATION
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
-    settings = load_settings()
     try:
-        return _dispatch(args, settings)
+        return _dispatch(args, load_settings())
+    except FilesRejected as exc:
+        # what did get in is as much a result as what did not
+        print(json.dumps(exc.outcomes, ensure_ascii=False, indent=2, default=str))
+        print(f"citylake: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_BAD_DATA
     except CitylakeError as exc:
         print(f"citylake: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return exit_code_for(exc)
 
 
 def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001

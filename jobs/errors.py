@@ -76,6 +76,16 @@ class DirtyBatch(BadData):
     rows are quarantined (so the department can see them) but nothing of it reaches silver."""
 
 
+class FilesRejected(BadData):
+    """Raised by ingest, after every landing file was looked at, when some were rejected whole (moved to
+    `rejected/` with a reason file): the department must correct and re-send them. The files that could be
+    read are in bronze all the same; `outcomes` holds what became of each file."""
+
+    def __init__(self, message: str, *, outcomes: list[dict]):
+        super().__init__(message)
+        self.outcomes = outcomes
+
+
 class ValidationFailed(BadData):
     """Raised when an `error`-severity expectation fails: the batch must not be published."""
 

@@ -138,22 +138,34 @@ def plan_columns(header: Sequence[str], resource: Resource, file: str, *, line: 
     by_label = {label_of(i, resource): i for i in resource.items}
     repeated = sorted({h for h in labels if h and labels.count(h) > 1})
     if repeated:
-        raise SchemaMismatch("repeated columns: " + ", ".join(repeated) + " (which one is meant is ambiguous)",
-                             file=file, line=line)
+        raise SchemaMismatch("repeated columns: " + ", ".join(repeated) + " (which one is meant is ambiguous); "
+                             + _entry_of(resource), file=file, line=line)
     index = {h: k for k, h in enumerate(labels)}
     added = tuple(h for h in labels if h not in by_label)
     missing = tuple(lbl for lbl in by_label if lbl not in index)
     policy = resource.source.drift
     report = DriftReport(policy, added, missing, _renames(missing, added, labels, list(by_label)))
     if policy == "freeze" and (added or (missing and not absent_is_null)):
-        error = SchemaMismatch(f"header does not match the catalog ({report.describe()}); the resource's drift "
-                               "policy is freeze, so the file is rejected whole", file=file, line=line)
+        error = SchemaMismatch(f"header does not match the catalog ({report.describe()}; "
+                               f"{_items_named(report, by_label)}); {_entry_of(resource)}, whose drift policy is "
+                               "freeze, so the file is rejected whole", file=file, line=line)
         error.drift = report
         raise error
     positions = tuple(index.get(label_of(i, resource)) for i in resource.items)
     extra = tuple((h, index[h]) for h in added)
     evolved = added if policy == "evolve" else ()
     return ColumnPlan(positions, extra, len(labels), report, evolved)
+
+
+def _entry_of(resource: Resource) -> str:
+    """Where the catalog says what the header should be: the resource and its YAML file."""
+    return f"catalog entry of resource {resource.name}" + (f" ({resource.file})" if resource.file else "")
+
+
+def _items_named(report: DriftReport, by_label: dict[str, DataItem]) -> str:
+    """The catalog items behind the missing (or probably renamed) labels, so an engineer finds them in the YAML."""
+    named = [f"{label} = item {by_label[label].name}" for label in report.missing if label in by_label]
+    return ("catalog items not in the file: " + ", ".join(named)) if named else "every catalog item is in the file"
 
 
 def _renames(missing: Sequence[str], added: Sequence[str], labels: Sequence[str],

@@ -7,6 +7,7 @@ must stop the onboarding, never be skipped silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,13 @@ from jobs.rules.identifiers import is_valid_uscc
 from jobs.rules.specs import RULE_SPECS
 
 DEPARTMENTS_FILE = "departments.yaml"
+#: `formats` entries that are numbers conform reads itself rather than Spark datetime patterns: an Excel
+#: serial day, and Unix epoch seconds or milliseconds (`jobs.transforms.conform.excel_serial` / `epoch`,
+#: which keep the same names; staging and the sample generator must not import Spark to learn them).
+EXCEL_SERIAL, EPOCH_SECONDS, EPOCH_MILLIS = "excel_serial", "epoch_seconds", "epoch_millis"
+SPECIAL_FORMATS = (EXCEL_SERIAL, EPOCH_SECONDS, EPOCH_MILLIS)
+#: What a misspelt special entry looks like (`epoch_second`): no Spark pattern is a lower-case snake_case word.
+_SPECIAL_LIKE = re.compile(r"^[a-z]+(_[a-z]+)+$")
 
 
 class _Ctx:
@@ -159,7 +167,7 @@ def _item(raw: Any, ctx: _Ctx) -> DataItem:
     generalize = generalization(raw.get("generalize"), typ, ictx.at("generalize"))
     if (publish == "generalize") != bool(generalize):
         raise ictx.error("publish: generalize and a 'generalize' mapping go together")
-    formats = raw.get("formats") or ()
+    formats = _formats(raw.get("formats"), ictx.at("formats"))
     if typ in ("date", "timestamp") and not formats:
         raise ictx.error(f"a {typ} item needs 'formats' (Spark datetime patterns)")
     if typ == "decimal" and (raw.get("precision") is None or raw.get("scale") is None):
@@ -170,7 +178,7 @@ def _item(raw: Any, ctx: _Ctx) -> DataItem:
         type=typ,  # type: ignore[arg-type]
         length=ictx.opt(raw, "length", None, int),
         required=ictx.opt(raw, "required", False, bool),
-        formats=tuple(str(f) for f in formats),
+        formats=formats,
         precision=ictx.opt(raw, "precision", None, int),
         scale=ictx.opt(raw, "scale", None, int),
         rules=_rule_refs(raw.get("rules"), ictx, "item"),
@@ -182,6 +190,25 @@ def _item(raw: Any, ctx: _Ctx) -> DataItem:
         generalize=generalize,
         allow_identifiers=allowed_identifiers(raw.get("allow_identifiers"), ictx.at("allow_identifiers")),
     )
+
+
+def _formats(raw: Any, ctx: _Ctx) -> tuple[str, ...]:
+    """An item's `formats`: Spark datetime patterns and the special entries of `SPECIAL_FORMATS`.
+
+    A misspelt special entry (`epoch_second`) is refused here: taken for a Spark pattern it makes Spark
+    raise (its letters are week-based or unknown pattern fields), so every batch would fail at conform
+    time instead of onboarding stopping with the file, resource and item named.
+    A bare string is refused too, so that `formats: yyyy-MM-dd` is not read as ten one-letter patterns.
+    """
+    if raw is None or raw == []:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(f, str) and f.strip() for f in raw):
+        raise ctx.error(f"'formats' must be a list of Spark datetime patterns or {', '.join(SPECIAL_FORMATS)}, "
+                        f"got {raw!r}")
+    unknown = [f for f in raw if _SPECIAL_LIKE.match(f) and f not in SPECIAL_FORMATS]
+    if unknown:
+        raise ctx.error(f"unknown special format(s) {', '.join(unknown)}; known: {', '.join(SPECIAL_FORMATS)}")
+    return tuple(raw)
 
 
 def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:

@@ -28,9 +28,10 @@ PII_CLASSES: tuple[str, ...] = ("none", "name", "phone", "resident_id", "address
 PublishMode = Literal["keep", "drop", "mask", "generalize", "pseudonymize"]
 PUBLISH_MODES: tuple[str, ...] = ("keep", "drop", "mask", "generalize", "pseudonymize")
 
-#: Identifier kinds the PII scanner looks for in published data; a field may allow some of them
-#: (e.g. a public service hotline) with `allow_identifiers`.
-IDENTIFIER_KINDS: tuple[str, ...] = ("resident_id", "mobile", "bank_card", "email")
+#: Identifier kinds the PII scanner looks for in published data (`jobs.publish.scanner.PATTERNS`, one
+#: per kind); a field may allow some of them (e.g. a public service hotline) with `allow_identifiers`.
+#: `phone` is an international number (E.164 or North American), `mobile` a mainland one.
+IDENTIFIER_KINDS: tuple[str, ...] = ("resident_id", "mobile", "bank_card", "email", "phone")
 
 SHARE_TYPES: tuple[str, ...] = ("无条件共享", "有条件共享", "不予共享")
 OPEN_TYPES: tuple[str, ...] = ("无条件开放", "有条件开放", "不予开放")

@@ -46,13 +46,15 @@ def _chunks(path: Path) -> Iterator[bytes]:
 
 
 def detect_encoding(path: Path, declared: str) -> str:
-    """`utf-8` when the file has a BOM or is valid UTF-8 throughout, else the declared codec."""
+    """`utf-8-sig` when the file starts with a BOM, `utf-8` when it is valid UTF-8 throughout, else the
+    declared codec (GBK and GB2312 as GB18030). The manifest records it beside the declared label, so a
+    department whose "GBK" files are really UTF-8 can be told so."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     first = True
     try:
         for chunk in _chunks(path):
             if first and chunk.startswith(codecs.BOM_UTF8):
-                return "utf-8"
+                return "utf-8-sig"
             first = False
             decoder.decode(chunk)
         decoder.decode(b"", final=True)

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
+from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -30,13 +31,12 @@ from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel, to_excel
 from openpyxl.utils.exceptions import InvalidFileException
 
 from jobs.catalog.drift import DriftReport, clean_label, label_of, plan_columns
+from jobs.catalog.loader import EPOCH_MILLIS, EPOCH_SECONDS, EXCEL_SERIAL, SPECIAL_FORMATS
 from jobs.catalog.model import DataItem, Resource
 from jobs.errors import CatalogError, ExportRejected
 from jobs.io.exports import StagedExport, StagingWriter
+from jobs.io.spark import TIMEZONE
 
-#: A `formats` entry meaning "an Excel serial day number" (the same constant as `conform.EXCEL_SERIAL`,
-#: repeated here so that staging does not import Spark).
-EXCEL_SERIAL = "excel_serial"
 #: Excel keeps 15 significant digits: from 10^15 on, an integer stored as a number may have lost digits.
 EXACT_LIMIT = 10**15
 #: Rules (and the PII class) of items that are identifiers and must arrive as text, whatever their size.
@@ -247,10 +247,16 @@ class CellText:
 
     def _written(self, moment: datetime, item: DataItem) -> str:
         moment = _whole_seconds(moment)
-        pattern = next((f for f in item.formats if f != EXCEL_SERIAL), None)
+        pattern = next((f for f in item.formats if f not in SPECIAL_FORMATS), None)
         if pattern is None:
-            if EXCEL_SERIAL in item.formats:
+            special = next((f for f in item.formats if f in SPECIAL_FORMATS), None)
+            if special == EXCEL_SERIAL:
                 return _exact(to_excel(moment))
+            if special in (EPOCH_SECONDS, EPOCH_MILLIS):
+                # a date cell of an item the department writes as epoch numbers: the instant of that wall-clock
+                # time in the city, as conform reads the number back
+                seconds = moment.replace(tzinfo=ZoneInfo(TIMEZONE)).timestamp()
+                return str(round(seconds * 1000) if special == EPOCH_MILLIS else round(seconds))
             return moment.strftime(_ISO_DATE if item.type == "date" else _ISO_TIMESTAMP)
         try:
             return moment.strftime(java_to_strftime(pattern))

@@ -37,6 +37,8 @@ class StagedExport:
     rows: int
     malformed: int
     drift: DriftReport | None = None
+    #: the codec the text was read with (`jobs.io.decoding.detect_encoding`); empty for XLSX
+    encoding: str = ""
 
 
 class StagingWriter:
@@ -78,13 +80,14 @@ class StagingWriter:
         self._writer.write_table(pa.table(self._columns, schema=self.schema))
         self._columns = [[] for _ in self.schema]
 
-    def close(self, header: Sequence[str] = (), drift: DriftReport | None = None) -> StagedExport:
+    def close(self, header: Sequence[str] = (), drift: DriftReport | None = None,
+              encoding: str = "") -> StagedExport:
         """Write what is left (an empty file still gets its schema) and describe the result."""
         self._flush()
         self.abort()
         if drift is not None:
             drift = drift.with_retyped(self.sampler.retyped())
-        return StagedExport(self.path, tuple(header), self.rows, self.malformed, drift)
+        return StagedExport(self.path, tuple(header), self.rows, self.malformed, drift, encoding)
 
     def abort(self) -> None:
         """Close the Parquet writer (also after a failure, so no file handle leaks)."""
@@ -104,7 +107,8 @@ def stage_csv(path: Path, resource: Resource, staged: Path) -> StagedExport:
         ExportRejected: undecodable bytes, broken quoting, or a header the drift policy refuses.
     """
     file = str(path)
-    lines = decoded_lines(path, detect_encoding(path, resource.source.encoding))
+    encoding = detect_encoding(path, resource.source.encoding)
+    lines = decoded_lines(path, encoding)
     reader = csv.reader(lines, delimiter=resource.source.delimiter, strict=True)
     out = StagingWriter(staged, resource)
     plan: ColumnPlan | None = None
@@ -129,7 +133,7 @@ def stage_csv(path: Path, resource: Resource, staged: Path) -> StagedExport:
     except BaseException:
         out.abort()
         raise
-    return out.close(header, plan.report if plan else None)
+    return out.close(header, plan.report if plan else None, encoding)
 
 
 def _records(reader: Any, file: str) -> Iterator[list[str]]:

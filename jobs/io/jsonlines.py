@@ -38,8 +38,9 @@ def stage_jsonl(path: Path, resource: Resource, staged: Path) -> StagedExport:
     names = list(resource.item_names)
     out = StagingWriter(staged, resource)
     seen: dict[str, int] = {}  # every key in first-seen order, with the line it first appeared on
+    encoding = detect_encoding(path, resource.source.encoding)
     try:
-        for number, line in enumerate(decoded_lines(path, detect_encoding(path, resource.source.encoding)), 1):
+        for number, line in enumerate(decoded_lines(path, encoding), 1):
             text = line.lstrip(BOM) if number == 1 else line
             if not text.strip():
                 continue
@@ -64,4 +65,4 @@ def stage_jsonl(path: Path, resource: Resource, staged: Path) -> StagedExport:
     except BaseException:
         out.abort()
         raise
-    return out.close(list(seen), plan.report)
+    return out.close(list(seen), plan.report, encoding)

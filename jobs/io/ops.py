@@ -7,6 +7,8 @@ record of what happened (a killed task can be reported successful); these tables
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, NamedTuple
@@ -45,6 +47,11 @@ class ManifestEntry:
     etag: str = ""
     #: 1 for the first content seen under this name, 2 for the next different content, ...
     version: int = 1
+    #: the encoding the catalog declares for the resource's text exports, and the one the file was read
+    #: with (a BOM or valid UTF-8 wins over the label; GBK / GB2312 are read as GB18030); empty for XLSX
+    #: and for files that were not read (duplicates, rejections before decoding finished)
+    declared_encoding: str = ""
+    encoding: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,8 +150,25 @@ def arrow_schema_of(cls: type) -> pa.Schema:
     return pa.schema([pa.field(f.name, types[repr(f.dataType)], nullable=True) for f in schema_of(cls)])
 
 
-def record(spark: SparkSession, settings: Settings, table: str, entries: list, *, txn_app_id: str) -> None:
-    """Append entries to an ops table exactly once per `txn_app_id`.
+def txn_id(table: str, entries: Sequence, once: str) -> str:
+    """The idempotency id of one append to a shared ops table: `<table>:<resource>:<once>`.
+
+    Every resource appends to the same ops tables, and batch ids are content hashes: the same file delivered
+    to two resources makes the same batch id in both. An id without the resource would let the first
+    resource's entry stand for the second's (its ledger rows silently never written), so the resource is
+    part of every id, taken from the entries themselves rather than trusted to each caller. Entries about
+    several resources at once (the scorecard) are scoped by a digest of their sorted names.
+    """
+    resources = sorted({e.resource for e in entries})
+    if not resources:
+        raise ValueError(f"no entries to record in ops.{table} ({once})")
+    scope = resources[0] if len(resources) == 1 else \
+        "resources-" + hashlib.sha256("\n".join(resources).encode("utf-8")).hexdigest()[:16]
+    return f"{table}:{scope}:{once}"
+
+
+def record(spark: SparkSession, settings: Settings, table: str, entries: list, *, once: str) -> None:
+    """Append entries to an ops table exactly once per resource and `once` (see `txn_id`).
 
     Written by delta-rs (`jobs.io.deltars`): tasks of all resources append here at the same time, and
     delta-rs commits atomically on S3 where Spark's Delta writer does not. A table written by an older
@@ -152,7 +176,7 @@ def record(spark: SparkSession, settings: Settings, table: str, entries: list, *
     """
     location = _path(settings, table)
     deltars.append_once([asdict(e) for e in entries], arrow_schema_of(TABLES[table]), location, settings,
-                        txn_app_id=txn_app_id)
+                        txn_app_id=txn_id(table, entries, once))
     remember(spark, location)
 
 

@@ -1,9 +1,10 @@
 """The PII gate: look at published values, not at the catalog's promises.
 
 Any value (strings, and numbers cast to strings) that contains a resident ID with a valid check
-digit, a mainland mobile number, a bank card number passing Luhn or an e-mail address, outside the
-fields the catalog allows, is a finding; so is any raw value of a canary person the sample generator
-planted. Tables are scanned by Spark in one aggregation (candidates by pattern; check digits then
+digit, a mainland mobile number, a bank card number passing Luhn, an e-mail address or a written
+international phone number (E.164 with its `+`, or a North American number in its usual grouping),
+outside the fields the catalog allows, is a finding; so is any raw value of a canary person the sample
+generator planted. Tables are scanned by Spark in one aggregation (candidates by pattern; check digits then
 verified on the distinct candidates); files are scanned by reading each format back.
 """
 
@@ -23,17 +24,35 @@ from pyspark.sql import types as T
 from jobs.io.frames import single_row
 from jobs.rules.identifiers import is_valid_resident_id_checksum
 
-#: Candidate patterns; none needs word boundaries a masked value would still satisfy.
+#: An E.164 number as written: `+`, a country code not starting with 0, 10 to 15 digits in all with at
+#: most one space or hyphen between digits. The `+` is what tells it from an amount, a date or a code, so it
+#: must not follow a letter or digit (UTC+8, 3+4); dots are no separator here (+4506.8717 is a change), and
+#: the number must not run on into more digits or a decimal / time part (+123456.7890, +2026-11-26 13:00).
+PHONE_E164 = r"(?<![0-9A-Za-z])\+[1-9](?:[- ]?[0-9]){9,14}(?![0-9]|[.:][0-9])"
+#: A North American (NANP) number: area code and exchange start with 2-9, and the grouping is what tells it
+#: from other numbers, so the separators are required: (718) 229-5905, 718-229-5905, 718.229.5905,
+#: 718 229-5905, optionally after 1- / +1 (1-718-229-5905, +1 (718) 229-5905). A bare 7182295905 does not
+#: count, nor 718 229 5905 without parentheses (three numbers in a row), nor a grouping inside a longer
+#: code or dotted run (GD718-229-5905, 718.229.5905.1). Fixed-width lookbehind: Spark runs it as Java regex.
+PHONE_NANP = (r"(?<![-0-9A-Za-z+.])(?:\+?1(?:[-. ]|(?=\()))?"
+              r"(?:\([2-9][0-9]{2}\) ?[2-9][0-9]{2}[-. ]|[2-9][0-9]{2}[-. ][2-9][0-9]{2}[-.])[0-9]{4}"
+              r"(?![0-9]|[-.][0-9])")
+
+#: Candidate patterns, in syntax both Python's re and Java's regex (Spark's rlike) read the same way;
+#: none needs word boundaries a masked value would still satisfy.
 PATTERNS: Mapping[str, str] = {
     "resident_id": (r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
                     r"[0-9]{3}[0-9Xx](?![0-9])"),
     "mobile": r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])",
     "bank_card": r"(?<![0-9])(?:62|4[0-9]|5[1-5])[0-9]{14,17}(?![0-9])",
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "phone": PHONE_E164 + "|" + PHONE_NANP,
 }
 COMPILED = {k: re.compile(p) for k, p in PATTERNS.items()}
-#: every pattern above needs 11 digits in a row or an @: values without either (most of them) skip the four scans
-MAY_HOLD_IDENTIFIER = re.compile(r"[0-9]{11}|@")
+#: a necessary condition of every pattern above: 11 digits in a row (resident ID, mobile, bank card), an @
+#: (e-mail), a `+` before a digit (E.164) or three, three and four digits with a North American number's
+#: separators (NANP); values with none of these (most of them, dates and amounts included) skip the scans
+MAY_HOLD_IDENTIFIER = re.compile(r"[0-9]{11}|@|\+[1-9]|[0-9]{3}(?:[-. ]|\) ?)[0-9]{3}[-. ][0-9]{4}")
 #: kinds whose candidates are checked by a check digit before they count
 CHECKED = ("resident_id", "bank_card")
 MAX_CANDIDATES = 200

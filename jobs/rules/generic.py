@@ -35,10 +35,23 @@ def isin_strings(value: Column, values: Sequence[str]) -> Column:
     return Column(value._jc.isInCollection(collection))  # type: ignore[operator]
 
 
-def fail_when(condition: Column, detail: Column | str = "") -> Column:
-    """Null when `condition` is false or null, else the detail."""
-    detail_col = detail if isinstance(detail, Column) else F.lit(detail)
-    return F.when(F.coalesce(condition, F.lit(False)), detail_col)
+def detail(en: Column | str = "", zh: Column | str | None = None) -> Column:
+    """A failure's detail in English and Chinese (`struct<en, zh>`): the quarantine keeps both messages
+    whole, so a department reading only the Chinese one still learns the line, the value or the bound.
+    `zh` defaults to `en` for details that need no translation (a list of codes, a pattern)."""
+    en_col = en if isinstance(en, Column) else F.lit(en)
+    zh_col = en_col if zh is None else zh if isinstance(zh, Column) else F.lit(zh)
+    return F.struct(en_col.cast("string").alias("en"), zh_col.cast("string").alias("zh"))
+
+
+def not_judged() -> Column:
+    """A rule that judges nothing here (its table does not exist yet): a null of the detail's type."""
+    return F.lit(None).cast("struct<en:string,zh:string>")
+
+
+def fail_when(condition: Column, en: Column | str = "", zh: Column | str | None = None) -> Column:
+    """Null when `condition` is false or null, else the detail (see `detail`)."""
+    return F.when(F.coalesce(condition, F.lit(False)), detail(en, zh))
 
 
 @register("not_null")
@@ -55,7 +68,8 @@ def empty(value: Column, ctx: RuleContext) -> Column:
 @register("in_set")
 def in_set(value: Column, ctx: RuleContext, *, values: Sequence[object]) -> Column:
     allowed = [str(v) for v in values]
-    return fail_when(~isin_strings(value.cast("string"), allowed), "allowed: " + " / ".join(allowed))
+    listed = " / ".join(allowed)
+    return fail_when(~isin_strings(value.cast("string"), allowed), f"allowed: {listed}", f"允许的取值：{listed}")
 
 
 @register("range")
@@ -67,7 +81,7 @@ def in_range(value: Column, ctx: RuleContext, *, min: float | None = None, max: 
         cond = cond | (value > F.lit(max))
     low = "-inf" if min is None else min
     high = "inf" if max is None else max
-    return fail_when(cond, f"expected between {low} and {high}")
+    return fail_when(cond, f"expected between {low} and {high}", f"应在 {low} 与 {high} 之间")
 
 
 @register("length")
@@ -78,8 +92,10 @@ def length(value: Column, ctx: RuleContext, *, min: int | None = None, max: int 
         cond = cond | (n < min)
     if max is not None:
         cond = cond | (n > max)
-    expected = F.lit(f", expected {min or 0}..{max or 'any'}")
-    return fail_when(cond, F.concat(F.lit("length "), n.cast("string"), expected))
+    upper_zh = max if max is not None else "不限"
+    return fail_when(cond,
+                     F.concat(F.lit("length "), n.cast("string"), F.lit(f", expected {min or 0}..{max or 'any'}")),
+                     F.concat(F.lit("长度为 "), n.cast("string"), F.lit(f"，应为 {min or 0} 至 {upper_zh}")))
 
 
 @register("unique")
@@ -89,18 +105,20 @@ def unique(value: Column, ctx: RuleContext, *, scope: str = "batch") -> Column:
     window = Window.partitionBy(value).orderBy("_row_number")
     first_line = F.first("_row_number").over(window).cast("string")
     repeated = fail_when(value.isNotNull() & (F.row_number().over(window) > 1),
-                         F.concat(F.lit("also at line "), first_line))
+                         F.concat(F.lit("also at line "), first_line),
+                         F.concat(F.lit("与第 "), first_line, F.lit(" 行重复")))
     if scope != "silver" or ctx.item not in ctx.silver_keys or ctx.row_key is None:
         return repeated
     low, high = ctx.silver_keys[ctx.item]
     taken = low.isNotNull() & ((low != ctx.row_key) | (high != ctx.row_key))
     other = F.when(low != ctx.row_key, low).otherwise(high)
-    return F.coalesce(repeated, fail_when(taken, F.concat(F.lit("already in silver under key "), other)))
+    return F.coalesce(repeated, fail_when(taken, F.concat(F.lit("already in silver under key "), other),
+                                          F.concat(F.lit("已存在于 silver，主键为 "), other)))
 
 
 @register("regex")
 def regex(value: Column, ctx: RuleContext, *, pattern: str) -> Column:
-    return fail_when(~value.cast("string").rlike(pattern), f"pattern {pattern}")
+    return fail_when(~value.cast("string").rlike(pattern), f"pattern {pattern}", f"应符合格式 {pattern}")
 
 
 @register("references")
@@ -109,8 +127,9 @@ def references(value: Column, ctx: RuleContext, *, resource: str, item: str) -> 
     resource's silver table. Not judged while that table does not exist (its first load is pending)."""
     found = ctx.references.get(ctx.item)
     if found is None:
-        return F.lit(None).cast("string")
-    return fail_when(value.isNotNull() & found.isNull(), f"silver.{resource} holds no such {item}")
+        return not_judged()
+    return fail_when(value.isNotNull() & found.isNull(), f"silver.{resource} holds no such {item}",
+                     f"silver.{resource} 中没有该 {item}")
 
 
 @register("not_before")
@@ -121,5 +140,6 @@ def not_before(value: Column, ctx: RuleContext, *, field: str, other: str) -> Co
     later, earlier = ctx.column(field), ctx.column(other)
     if "date" in (ctx.types.get(field), ctx.types.get(other)):
         later, earlier = F.to_date(later), F.to_date(earlier)
-    detail = F.concat(F.lit(f"{field} is earlier than {other} ("), earlier.cast("string"), F.lit(")"))
-    return fail_when(later < earlier, detail)
+    return fail_when(later < earlier,
+                     F.concat(F.lit(f"{field} is earlier than {other} ("), earlier.cast("string"), F.lit(")")),
+                     F.concat(F.lit(f"{field} 早于 {other}（"), earlier.cast("string"), F.lit("）")))

@@ -51,6 +51,7 @@ RULE_SPECS: dict[str, RuleSpec] = {s.name: s for s in _SPECS}
 #: Rules the conform step adds by itself; they are not named in the catalog.
 IMPLICIT_RULES: dict[str, tuple[str, str]] = {
     "type": ("value cannot be read as", "无法解析为"),
-    "duplicate_key": ("duplicate primary key in the batch; first seen at line", "主键重复，首次出现于第"),
-    "malformed_record": ("record cannot be read as the format says", "记录格式错误（字段个数与表头不一致或无法解析）"),
+    "duplicate_key": ("duplicate primary key in the batch; first seen at line", "主键重复，首次出现于第 {detail} 行"),
+    "malformed_record": ("record cannot be read as the format says",
+                         "记录格式错误（字段个数与表头不一致或无法解析）：{detail}"),
 }

@@ -40,12 +40,15 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl.utils.datetime import to_excel
 
+from jobs.catalog.loader import EPOCH_MILLIS, EPOCH_SECONDS, SPECIAL_FORMATS
 from jobs.catalog.model import DataItem, Resource, RuleRef
 from jobs.errors import CatalogError
-from jobs.io.excel import EXCEL_SERIAL, java_to_strftime
+from jobs.io.excel import java_to_strftime
+from jobs.io.spark import TIMEZONE
 from jobs.rules import divisions
 from jobs.sample import values
 
@@ -83,11 +86,30 @@ def moment_text(item: DataItem, value: date) -> str:
     """A date or time written with the item's first declared pattern (as the Excel stager writes
     datetime cells, so CSV, JSON and Excel exports carry the same text)."""
     moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
-    pattern = next((f for f in item.formats if f != EXCEL_SERIAL), None)
+    pattern = next((f for f in item.formats if f not in SPECIAL_FORMATS), None)
     if pattern is None:
+        number = epoch_number(item, moment)
+        if number is not None:
+            return str(number)
         serial = to_excel(moment)
         return str(int(serial)) if float(serial).is_integer() else str(serial)
     return moment.strftime(java_to_strftime(pattern))
+
+
+def epoch_number(item: DataItem, value: date) -> int | None:
+    """`value` as the Unix epoch number the item is written in, or None when it is written otherwise.
+
+    An item is written in epoch numbers when it declares no Spark pattern and its first special format
+    is `epoch_seconds` or `epoch_millis`. Sample moments are the city's wall-clock times (what conform
+    stores), so they are taken in the city's time zone, the inverse of `jobs.transforms.conform.epoch`;
+    a date is its midnight there.
+    """
+    special = next((f for f in item.formats if f in SPECIAL_FORMATS), None)
+    if special not in (EPOCH_SECONDS, EPOCH_MILLIS) or any(f not in SPECIAL_FORMATS for f in item.formats):
+        return None
+    moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+    seconds = moment.replace(tzinfo=ZoneInfo(TIMEZONE)).timestamp()
+    return round(seconds * 1000) if special == EPOCH_MILLIS else round(seconds)
 
 
 def significant(code: str) -> str:

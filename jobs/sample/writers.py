@@ -38,7 +38,7 @@ from openpyxl.writer.excel import ExcelWriter
 from jobs.catalog.drift import label_of
 from jobs.catalog.model import DataItem, Resource
 from jobs.io.decoding import codec_for
-from jobs.sample.kinds import moment_text, render
+from jobs.sample.kinds import epoch_number, moment_text, render
 
 Row = Mapping[str, Any]
 #: Share of Excel rows whose dates and times are datetime cells (the rest are text in the item's pattern).
@@ -94,6 +94,9 @@ def _cell(sheet: Any, item: DataItem, value: Any, *, datetime_cell: bool) -> Any
     if value is None:
         return None
     if isinstance(value, date):
+        number = epoch_number(item, value)
+        if number is not None:  # a system that exports epoch numbers writes number cells, never dates
+            return number
         return value if datetime_cell else moment_text(item, value)
     if item.type in ("integer", "decimal") and isinstance(value, int | Decimal) and not isinstance(value, bool):
         return value

@@ -104,7 +104,7 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch, lookups: d
     ops.record(spark, settings, "ledger", [ops.LedgerEntry(
         resource=res.name, batch_id=batch_id, step="conform", source_file=source_file, rows_read=rows_read,
         rows_bronze=total, rows_accepted=accepted, rows_quarantined=quarantined, rows_warned=warned,
-        rows_published=0, status="ok", detail=detail, recorded_at=rt.now)], txn_app_id=f"ledger:{batch_id}:conform")
+        rows_published=0, status="ok", detail=detail, recorded_at=rt.now)], once=f"{batch_id}:conform")
     log.info("conform %s batch %s: read %d, accepted %d, quarantined %d, warned %d", res.name, batch_id, rows_read,
              accepted, quarantined, warned)
     return {"batch_id": batch_id, "source_file": source_file, "rows_read": rows_read, "rows_accepted": accepted,
@@ -170,7 +170,7 @@ def _refuse(rt: Runtime, res: Resource, batch: ops.IngestedBatch, total: int, qu
         resource=res.name, batch_id=batch.batch_id, step="conform", source_file=batch.source_file,
         rows_read=batch.rows_read, rows_bronze=total, rows_accepted=total - quarantined, rows_quarantined=quarantined,
         rows_warned=warned, rows_published=0, status="failed", detail=detail, recorded_at=rt.now)],
-        txn_app_id=f"ledger:{batch.batch_id}:conform")
+        once=f"{batch.batch_id}:conform")
     log.error("conform %s batch %s: %s", res.name, batch.batch_id, detail)
     return {"batch_id": batch.batch_id, "source_file": batch.source_file, "rows_read": batch.rows_read,
             "rows_accepted": total - quarantined, "rows_quarantined": quarantined, "rows_warned": warned,

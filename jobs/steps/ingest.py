@@ -20,8 +20,9 @@ from pyspark.sql import functions as F
 from jobs.catalog.derive import bronze_schema
 from jobs.catalog.drift import DriftReport, bronze_column_for
 from jobs.catalog.model import Resource
-from jobs.errors import ExportRejected, LedgerImbalance, SchemaMismatch
+from jobs.errors import ExportRejected, FilesRejected, LedgerImbalance, SchemaMismatch
 from jobs.io import delta, ops
+from jobs.io.decoding import codec_for
 from jobs.io.excel import stage_xlsx
 from jobs.io.exports import StagedExport, stage_csv
 from jobs.io.jsonlines import stage_jsonl
@@ -55,7 +56,11 @@ def ingest(resource: str, *, settings: Settings | None = None, now: datetime | N
     """Ingest every complete landing file of `resource` into bronze.
 
     Returns:
-        One summary dict per file (status ingested / duplicate / rejected).
+        One summary dict per file (status ingested / duplicate).
+
+    Raises:
+        FilesRejected: some files were rejected whole (after all files were looked at; `outcomes` lists
+            every file, the rejected ones too).
     """
     rt = runtime(settings, now)
     res = rt.resource(resource)
@@ -73,6 +78,13 @@ def ingest(resource: str, *, settings: Settings | None = None, now: datetime | N
         log.info("ingest %s: %s %s (%s rows) %s", resource, file.relative, outcome.status, outcome.rows_read,
                  outcome.detail)
         outcomes.append(asdict(outcome))
+    rejected = [o for o in outcomes if o["status"] == "rejected"]
+    if rejected:
+        # Only after every file was looked at: the readable ones are in bronze and the next run conforms them.
+        raise FilesRejected(
+            f"{res.name}: {len(rejected)} of {len(outcomes)} file(s) rejected whole and moved to "
+            f"{landing.folder(res)}/rejected/ (the department must correct and re-send them): "
+            + " | ".join(o["detail"] for o in rejected), outcomes=outcomes)
     return outcomes
 
 
@@ -115,15 +127,17 @@ def _ingest_file(rt: Runtime, res: Resource, landing: Landing, file: LandedFile,
     # records it as a duplicate of its own batch instead of losing track of it.
     target = landing.archive_target(file, batch)
     details = [f"{staged.malformed} record(s) with a wrong field count"] if staged.malformed else []
+    if staged.encoding and codec_for(staged.encoding) != codec_for(res.source.encoding):
+        details.append(f"declared encoding {res.source.encoding}, read as {staged.encoding}")
     if drift is not None and drift.drifted:
         details.append(f"column drift ({drift.policy}): {drift.describe()}")
     detail = "; ".join(details)
     seen.append(_manifest(rt, res.name, file, sha, "ingested", batch, staged.rows, staged.malformed, detail, target,
-                          version))
+                          version, encoding=staged.encoding))
     ops.record(rt.spark, settings, "ledger", [ops.LedgerEntry(
         resource=res.name, batch_id=batch, step="ingest", source_file=file.relative, rows_read=staged.rows,
         rows_bronze=in_bronze, rows_accepted=0, rows_quarantined=0, rows_warned=0, rows_published=0,
-        status="ok", detail=detail, recorded_at=rt.now)], txn_app_id=f"ledger:{batch}:ingest")
+        status="ok", detail=detail, recorded_at=rt.now)], once=f"{batch}:ingest")
     landing.archive(file, batch, res)
     return FileOutcome(file.relative, "ingested", batch, staged.rows, staged.malformed, detail,
                        drift.describe() if drift is not None and drift.drifted else "")
@@ -184,7 +198,7 @@ def _record_drift(rt: Runtime, res: Resource, file: str, batch: str, drift: Drif
     ops.record(rt.spark, rt.settings, "drift", [ops.DriftEntry(
         resource=res.name, department=res.provider, batch_id=batch, file=file, policy=drift.policy, action=action,
         added=listed["added"], missing=listed["missing"], renamed=listed["renamed"], retyped=listed["retyped"],
-        recorded_at=rt.now)], txn_app_id=f"drift:{batch}:{file}")
+        recorded_at=rt.now)], once=f"{batch}:{file}")
 
 
 def _version(seen: list, relative: str, sha: str) -> int:
@@ -197,9 +211,13 @@ def _version(seen: list, relative: str, sha: str) -> int:
 
 
 def _manifest(rt: Runtime, resource: str, file: LandedFile, sha: str, status: str, batch: str,
-              rows: int, malformed: int, detail: str, moved: str, version: int) -> ops.ManifestEntry:
+              rows: int, malformed: int, detail: str, moved: str, version: int, *,
+              encoding: str = "") -> ops.ManifestEntry:
+    res = rt.resource(resource)
     entry = ops.ManifestEntry(resource=resource, file=file.relative, sha256=sha, size=file.size, status=status,
                               batch_id=batch, rows_read=rows, malformed=malformed, detail=detail, moved_to=moved,
-                              recorded_at=rt.now, etag=file.etag, version=version)
-    ops.record(rt.spark, rt.settings, "manifest", [entry], txn_app_id=f"manifest:{sha}:{file.relative}:{status}")
+                              recorded_at=rt.now, etag=file.etag, version=version,
+                              declared_encoding="" if res.source.format == "xlsx" else res.source.encoding,
+                              encoding=encoding)
+    ops.record(rt.spark, rt.settings, "manifest", [entry], once=f"{sha}:{file.relative}:{status}")
     return entry

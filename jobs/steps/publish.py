@@ -177,7 +177,7 @@ def publish(resource: str, *, settings: Settings | None = None, now: datetime | 
                + (f"; {suppressed[r.name]} suppressed (k-anonymity / small cells)" if suppressed.get(r.name) else ""),
         recorded_at=rt.now) for r in released if r.status == "published"]
     if entries:
-        ops.record(spark, settings, "ledger", entries, txn_app_id=f"ledger:publish:{res.name}:{rt.now.isoformat()}")
+        ops.record(spark, settings, "ledger", entries, once=f"publish:{rt.now.isoformat()}")
     status = "published" if any(r.status == "published" for r in released) else "unchanged"
     return {"resource": res.name, "status": status, "zone": zone, "zone_uri": store.uri,
             "rows": released[0].rows if released else 0, "retracted": retracted,

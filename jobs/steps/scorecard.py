@@ -38,7 +38,7 @@ def scorecard(resources: list[str] | None = None, *, department: str | None = No
                            expectations_evaluated=evaluated, expectations_passed=passed, as_of=rt.now))
     if record and cards:
         ops.record(spark, settings, "scorecard", [_entry(c, rt.now) for c in cards],
-                   txn_app_id=f"scorecard:{rt.now.isoformat()}:{len(cards)}")
+                   once=f"{rt.now.isoformat()}:{len(cards)}")
     return cards
 
 

@@ -57,7 +57,7 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
                                     column=o.column or "", severity=o.severity, success=o.success,
                                     observed=o.observed, recorded_at=rt.now)
                 for o in outcome.outcomes
-            ], txn_app_id=f"validations:{batch}")
+            ], once=batch)
             failed = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_errors]
             warned = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_warnings]
             promoted = "" if failed else _promote(rt, res, batch, rows, n_rows)
@@ -72,7 +72,7 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
             resource=res.name, batch_id=batch, step="validate", source_file=source_file, rows_read=0,
             rows_bronze=0, rows_accepted=n_rows, rows_quarantined=0, rows_warned=len(warned), rows_published=0,
             status=status, detail=detail, recorded_at=rt.now)],
-            txn_app_id=f"ledger:{batch}:validate")
+            once=f"{batch}:validate")
         if not failed:
             # Only after the ledger says the batch is in silver: a crash before this leaves rows that the
             # retry MERGEs again (a no-op for content), never a batch that is nowhere.
@@ -123,7 +123,10 @@ def _promote(rt: Runtime, res: Resource, batch: str, rows: DataFrame, n_rows: in
 
 
 def link_corrections(rt: Runtime, res: Resource, batch: str, accepted: DataFrame) -> int:
-    """Mark open quarantine records whose key this batch now delivered correctly (linked, never deleted)."""
+    """Mark open quarantine records whose key this batch now delivered correctly (linked, never deleted).
+
+    A record quarantined as a duplicate key is never corrected this way: the row it duplicated was accepted
+    in its own batch, so a later delivery of that key updates the record, it does not repair the copy."""
     spark = rt.spark
     path = rt.settings.table_path("quarantine", res.name)
     if not res.primary_key or not delta.exists(spark, path):
@@ -134,7 +137,8 @@ def link_corrections(rt: Runtime, res: Resource, batch: str, accepted: DataFrame
     cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in res.primary_key)
     target = DeltaTable.forPath(spark, str(path))
     before = delta.version(spark, path)
-    (target.alias("t").merge(keys.alias("s"), f"{cond} AND t._corrected_by_batch IS NULL AND t._batch_id != '{batch}'")
+    (target.alias("t").merge(keys.alias("s"), f"{cond} AND t._corrected_by_batch IS NULL AND t._batch_id != '{batch}' "
+                                       "AND NOT exists(t.reasons, r -> r.rule = 'duplicate_key')")
      .whenMatchedUpdate(set={"_corrected_by_batch": F.lit(batch), "_corrected_at": F.lit(rt.now).cast("timestamp")})
      .execute())
     if delta.version(spark, path) == before:

@@ -19,6 +19,7 @@ from jobs.catalog.derive import spark_type
 from jobs.catalog.model import DataItem, Resource, RuleRef
 from jobs.rules import registry
 from jobs.rules.divisions import DivisionIndex
+from jobs.rules.generic import fail_when
 from jobs.rules.specs import IMPLICIT_RULES, RULE_SPECS
 
 REASON_FIELDS = ("rule", "field", "value", "severity", "message", "message_zh")
@@ -30,6 +31,9 @@ FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
 HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
 #: A `formats` entry meaning "an Excel serial day number" (1 = 1900-01-01, fraction = time of day).
 EXCEL_SERIAL = "excel_serial"
+#: `formats` entries meaning "seconds (a fraction allowed) / milliseconds since 1970-01-01 00:00:00 UTC".
+EPOCH_SECONDS = "epoch_seconds"
+EPOCH_MILLIS = "epoch_millis"
 
 
 def normalise(raw: Column, *, halfwidth: bool = False) -> Column:
@@ -55,11 +59,37 @@ def excel_serial(value: Column) -> Column:
     return base + F.make_dt_interval(days, F.lit(0), F.lit(0), seconds)
 
 
+def epoch(value: Column, *, millis: bool = False) -> Column:
+    """A Unix epoch number as TIMESTAMP_NTZ: the city's wall-clock time at that instant.
+
+    `epoch_seconds` reads 9-10 digits with an optional fraction (kept to the microsecond),
+    `epoch_millis` 12-13 digits, both without sign or leading zero: 1973-03-03 to 2286-11-20 either
+    way. Narrow on purpose: these lengths overlap neither each other nor an Excel serial (at most 6
+    digits), `yyyyMMdd` (8) or `yyyyMMddHHmmss` (14), so listing several of them in any order never
+    reads one number two ways, and a stray code or phone number is a `type` failure, not a day in 1970.
+
+    An epoch number is an instant, and the lake stores what the city's clocks showed (timestamps
+    without time zone). Casting the instant to TIMESTAMP_NTZ renders it in the session time zone,
+    which `jobs.io.spark.spark_conf` fixes to the city's (Asia/Shanghai), the same conversion a pattern
+    with a zone offset (`XXX`) goes through: 1732600000 is 2024-11-26 13:46:40, when the event happened
+    for the department's staff. A date item keeps that instant's day in the city, which is the day a
+    department meant whether it wrote local midnight (16:00 UTC the day before) or UTC midnight (08:00
+    in the city); taking the UTC day would put the first a day early.
+    """
+    if millis:
+        number = F.when(value.rlike(r"^[1-9][0-9]{11,12}$"), value.try_cast("long"))
+        return F.timestamp_millis(number).cast("timestamp_ntz")
+    seconds = F.when(value.rlike(r"^[1-9][0-9]{8,9}(\.[0-9]+)?$"), value.try_cast("decimal(16,6)"))
+    return F.timestamp_micros((seconds * 1_000_000).cast("long")).cast("timestamp_ntz")
+
+
 def _datetime(value: Column, formats: tuple[str, ...], *, date_only: bool) -> Column:
     parsed = []
     for f in formats:
         if f == EXCEL_SERIAL:
             parsed.append(excel_serial(value))
+        elif f in (EPOCH_SECONDS, EPOCH_MILLIS):
+            parsed.append(epoch(value, millis=f == EPOCH_MILLIS))
         elif date_only:
             parsed.append(F.try_to_date(value, f))
         else:
@@ -84,8 +114,17 @@ def parse(value: Column, item: DataItem) -> Column:
 
 
 def reason(rule: str, field: str, raw: Column, severity: str, detail: Column, en: str, zh: str) -> Column:
-    """A reason struct, or null when `detail` is null (the row passed)."""
-    message = F.when(detail == "", F.lit(f"{field}: {en}")).otherwise(F.concat(F.lit(f"{field}: {en}: "), detail))
+    """A reason struct, or null when `detail` (a rule's `struct<en, zh>`, see `jobs.rules.generic.detail`)
+    is null (the row passed). Both messages carry the whole detail; a Chinese message with a `{detail}`
+    placeholder puts it there (主键重复，首次出现于第 5 行), any other appends it in brackets."""
+    en_detail, zh_detail = detail["en"], detail["zh"]
+    message = F.when(en_detail == "", F.lit(f"{field}: {en}")).otherwise(F.concat(F.lit(f"{field}: {en}: "), en_detail))
+    if "{detail}" in zh:
+        before, after = zh.split("{detail}", 1)
+        message_zh = F.concat(F.lit(f"{field}：{before}"), zh_detail, F.lit(after))
+    else:
+        message_zh = F.when(zh_detail == "", F.lit(f"{field}：{zh}")) \
+            .otherwise(F.concat(F.lit(f"{field}：{zh}（"), zh_detail, F.lit("）")))
     return F.when(
         detail.isNotNull(),
         F.struct(
@@ -94,7 +133,7 @@ def reason(rule: str, field: str, raw: Column, severity: str, detail: Column, en
             raw.cast("string").alias("value"),
             F.lit(severity).alias("severity"),
             message.alias("message"),
-            F.lit(f"{field}：{zh}").alias("message_zh"),
+            message_zh.alias("message_zh"),
         ),
     )
 
@@ -118,7 +157,7 @@ def _item_reasons(item: DataItem, raw: Column, typed: Column, ctx: registry.Rule
     if item.type != "string":
         en, zh = IMPLICIT_RULES["type"]
         fmt = f" ({' | '.join(item.formats)})" if item.formats else ""
-        detail = F.when(raw.isNotNull() & typed.isNull(), F.lit(""))
+        detail = fail_when(raw.isNotNull() & typed.isNull())
         out.append(reason("type", item.name, raw, "error", detail, f"{en} {item.type}{fmt}", f"{zh}{item.type}"))
     if item.length is not None and item.type == "string":
         spec = RULE_SPECS["length"]
@@ -195,7 +234,8 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
         detail = only_when(check, registry.build(check.rule, typed[field], ctx, check.params), ctx)
         reasons.append(reason(check.rule, field, raw[field], check.severity, detail, spec.message_en, spec.message_zh))
     en, zh = IMPLICIT_RULES["malformed_record"]
-    reasons.append(reason("malformed_record", "*", F.to_json("_rescued"), "error", F.col("_parse_error"), en, zh))
+    reasons.append(reason("malformed_record", "*", F.to_json("_rescued"), "error",
+                          fail_when(F.col("_parse_error").isNotNull(), F.col("_parse_error")), en, zh))
 
     if resource.primary_key:
         pk_cols = [typed[k] for k in resource.primary_key]
@@ -207,7 +247,7 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
             all_present = all_present & c.isNotNull()
         en, zh = IMPLICIT_RULES["duplicate_key"]
         key_raw = F.concat_ws("|", *[raw[k] for k in resource.primary_key])
-        dup_detail = F.when(is_dup & all_present, first_line.cast("string"))
+        dup_detail = fail_when(is_dup & all_present, first_line.cast("string"))
         reasons.append(reason("duplicate_key", ",".join(resource.primary_key), key_raw, "error", dup_detail, en, zh))
 
     all_reasons = F.filter(F.array(*reasons), lambda r: r.isNotNull())

@@ -18,7 +18,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.catalog import load_catalog
-from jobs.errors import DirtyBatch
+from jobs.errors import DirtyBatch, FilesRejected
 from jobs.io import delta, ops
 from jobs.io.landing import Landing, landing_for
 from jobs.sample.generator import generate
@@ -167,7 +167,10 @@ def test_every_bad_input_class_is_accounted_for(landed, spark, tmp_path):
     for name, data in files.items():
         deliver(landing, res, tmp_path, name, data)
 
-    out = {o["file"].rsplit("/", 1)[-1]: o for o in ingest(res.name, settings=settings, now=NOW)}
+    with pytest.raises(FilesRejected) as rejected:  # after every file was looked at
+        ingest(res.name, settings=settings, now=NOW)
+    assert "2 of 8 file(s) rejected" in str(rejected.value)
+    out = {o["file"].rsplit("/", 1)[-1]: o for o in rejected.value.outcomes}
     assert {n: (o["status"], o["rows_read"], o["malformed"]) for n, o in out.items()} == {
         "citizen_appeals_01_gb18030.csv": ("ingested", 3, 0),
         "citizen_appeals_02_utf8.csv": ("ingested", 2, 0),
@@ -178,11 +181,20 @@ def test_every_bad_input_class_is_accounted_for(landed, spark, tmp_path):
         "citizen_appeals_07_gzip.csv.gz": ("ingested", 2, 0),
         "citizen_appeals_08_field_count.csv": ("ingested", 3, 2),
     }
+    encodings = {m.file.rsplit("/", 1)[-1]: (m.declared_encoding, m.encoding, m.detail)
+                 for m in ops.read(spark, settings, "manifest", res.name).collect()}
+    assert encodings["citizen_appeals_01_gb18030.csv"] == ("gb18030", "gb18030", "")
+    assert encodings["citizen_appeals_02_utf8.csv"] == ("gb18030", "utf-8-sig",
+                                                        "declared encoding gb18030, read as utf-8-sig")
     header_len = len(export_bytes(res, []))
     assert f"byte offset {header_len + 4}" in out["citizen_appeals_05_undecodable.csv"]["detail"]
     assert "file network_governance/citizen_appeals/citizen_appeals_05_undecodable.csv" in \
         out["citizen_appeals_05_undecodable.csv"]["detail"]
-    assert "added: 投诉人邮箱" in out["citizen_appeals_06_new_column.csv"]["detail"]
+    new_column = out["citizen_appeals_06_new_column.csv"]["detail"]
+    # the message names the file, the resource, its catalog entry (YAML file) and the items concerned
+    assert "added: 投诉人邮箱" in new_column and "citizen_appeals_06_new_column.csv" in new_column
+    assert "resource citizen_appeals" in new_column and "citizen_appeals.yaml" in new_column
+    assert "every catalog item is in the file" in new_column
     assert "byte offset" in landing.read_text(f"{FOLDER}/rejected/citizen_appeals_05_undecodable.csv.reason.txt")
     assert bronze_counts(spark, settings) == {"citizen_appeals_01_gb18030.csv": 3, "citizen_appeals_02_utf8.csv": 2,
                                              "citizen_appeals_07_gzip.csv.gz": 2,

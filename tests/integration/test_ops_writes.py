@@ -53,9 +53,9 @@ def test_concurrent_appenders_on_s3_all_land_once(s3_server, tmp_path):
 
 def test_spark_reads_what_delta_rs_recorded_in_the_session_time_zone(lake, spark):
     at = datetime(2026, 11, 27, 9, 30, 5)  # naive: the driver's local time, as PySpark reads it back
-    ops.record(spark, lake, "ledger", [entry("citizen_appeals", "b1", at)], txn_app_id="ledger:b1:ingest")
-    ops.record(spark, lake, "ledger", [entry("citizen_appeals", "b1", at)], txn_app_id="ledger:b1:ingest")
+    ops.record(spark, lake, "ledger", [entry("citizen_appeals", "b1", at)], once="b1:ingest")
+    ops.record(spark, lake, "ledger", [entry("citizen_appeals", "b1", at)], once="b1:ingest")
     ops.record(spark, lake, "ledger", [replace(entry("citizen_appeals", "b2", at), rows_read=7)],
-               txn_app_id="ledger:b2:ingest")
+               once="b2:ingest")
     rows = ops.read(spark, lake, "ledger", "citizen_appeals").orderBy("batch_id").collect()
     assert [(r.batch_id, r.rows_read, r.recorded_at) for r in rows] == [("b1", 10, at), ("b2", 7, at)]

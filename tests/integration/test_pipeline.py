@@ -10,7 +10,7 @@ from datetime import date, datetime
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.errors import ValidationFailed
+from jobs.errors import FilesRejected, ValidationFailed
 from jobs.io import delta, ops
 from jobs.io.landing import LocalLanding
 from jobs.io.tables import register_tables
@@ -161,8 +161,11 @@ def test_undecodable_file_is_rejected_whole(lake, spark, appeals):
     header = ",".join(i.title for i in appeals.items).encode("gb18030") + b"\r\n"
     (folder / "citizen_appeals_bad.csv").write_bytes(header + b"GD1,\x81\x30\xff\x30\r\n")
     (folder / "citizen_appeals_bad.csv.ok").touch()
-    out = ingest("citizen_appeals", settings=lake, now=NOW)
+    with pytest.raises(FilesRejected) as rejected:
+        ingest("citizen_appeals", settings=lake, now=NOW)
+    out = rejected.value.outcomes
     assert out[0]["status"] == "rejected" and f"byte offset {len(header) + 4}" in out[0]["detail"]
+    assert "citizen_appeals_bad.csv" in str(rejected.value) and "1 of 1 file(s) rejected" in str(rejected.value)
     assert (folder / "rejected" / "citizen_appeals_bad.csv").exists()
     assert "byte offset" in (folder / "rejected" / "citizen_appeals_bad.csv.reason.txt").read_text(encoding="utf-8")
     entry = ops.read(spark, lake, "manifest", "citizen_appeals").first()

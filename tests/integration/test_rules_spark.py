@@ -48,6 +48,26 @@ CASES = [
 ]
 
 
+#: The Chinese message of each failing case holds its whole detail (the line, the bound, the value).
+ZH = {
+    "id check digit": "公民身份号码无效（校验码应为 X）",
+    "id birth date": "（出生日期不可能）",
+    "id prefix": "（前六位行政区划代码无效）",
+    "id legacy": "（15 位旧号码）",
+    "mobile": "手机号码无效（应为以 13 至 19 开头的 11 位数字）",
+    "district": "（5101 下不是区县代码",
+    "district of another city": "（5101 下不是区县代码",
+    "street of other district": "（不属于 district_code 510104）",
+    "channel": "取值不在允许范围内（允许的取值：",
+    "satisfaction range": "数值超出范围（应在 1 与 5 之间）",
+    "satisfaction type": "satisfaction：无法解析为integer",
+    "date": "received_at：无法解析为timestamp",
+    "required": "handling_dept：必填项为空",
+    "finished before received": "早于（finished_at 早于 received_at（2026-11-26 09:00:00））",
+    "id length": "长度不符合要求（长度为 19，应为 0 至 18）",
+}
+
+
 def case_frame(spark, appeals):
     """The conform pass over one row per case, lazily (line number = case index + 2)."""
     rows = []
@@ -76,12 +96,13 @@ def test_each_case_fails_against_a_rule_that_accepts_everything(spark, appeals, 
     from pyspark.sql import functions as F
 
     from jobs.rules import registry
+    from jobs.rules.generic import not_judged
 
     registry.build("not_null", F.lit(None), registry.RuleContext(), {})  # load the built-in rules first
     plans = []
     for rule in CATALOG_RULES:
         with monkeypatch.context() as patch:
-            patch.setitem(registry.RULES, rule, lambda value, ctx, **params: F.lit(None).cast("string"))
+            patch.setitem(registry.RULES, rule, lambda value, ctx, **params: not_judged())
             plans.append(case_frame(spark, appeals).select(F.lit(rule).alias("broken"), "_row_number", "_errors"))
     broken = {(r.broken, r._row_number): [(e.rule, e.field) for e in r._errors]
               for r in reduce(lambda a, b: a.unionByName(b), plans).collect()}
@@ -93,7 +114,7 @@ def test_each_case_fails_against_a_rule_that_accepts_everything(spark, appeals, 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c[0] for c in CASES])
 def test_rule(evaluated, index):
-    _, _, expected = CASES[index]
+    name, _, expected = CASES[index]
     errors = evaluated[index + 2]["_errors"]
     if expected is None:
         assert errors == []
@@ -105,7 +126,9 @@ def test_rule(evaluated, index):
         assert (rule, field) in found and set(found) - {(rule, field)} <= consequences, errors
         reason = errors[found.index((rule, field))]
         assert fragment in reason.message
-        assert reason.message_zh.startswith(field)
+        # the Chinese message is whole: the field, the rule's text and the detail (line, bound, value)
+        assert reason.message_zh.startswith(f"{field}：") and ZH[name] in reason.message_zh, reason.message_zh
+        assert not reason.message_zh.endswith(("第", "：", "（")), reason.message_zh
 
 
 def test_duplicate_keys_and_field_count(spark, appeals):
@@ -122,6 +145,10 @@ def test_duplicate_keys_and_field_count(spark, appeals):
     assert set(q) == {3, 4}
     assert [(x.rule, x.value) for x in q[3]["reasons"]] == [("duplicate_key", VALID["appeal_id"])]
     assert "first seen at line: 2" in q[3]["reasons"][0].message
+    assert q[3]["reasons"][0].message_zh == "appeal_id：主键重复，首次出现于第 2 行"
+    malformed = next(x for x in q[4]["reasons"] if x.rule == "malformed_record")
+    assert malformed.message_zh == ("*：记录格式错误（字段个数与表头不一致或无法解析）："
+                                    "line 4 has 16 fields, header has 15")
     assert ("malformed_record", '{"_field_16":"extra"}') in [(x.rule, x.value) for x in q[4]["reasons"]]
     accepted = accepted_rows(evaluated).collect()
     assert [r["_row_number"] for r in accepted] == [2]

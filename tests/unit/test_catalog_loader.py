@@ -92,6 +92,11 @@ def test_extra_catalog_folder_onboards_a_resource(tmp_path):
         ("open_type: 无条件开放", "open_type: 无条件开放\nrelated: [NOPE-1]", "related", CatalogError),
         ("open_type: 无条件开放", "open_type: 无条件开放\nclassification: {catalog: 目录, category: 人口}",
          "classification.catalog", CatalogError),
+        ("{name: thing_id, title: 编号, required: true}",
+         "{name: thing_id, title: 编号, type: timestamp, formats: [yyyy-MM-dd HH:mm:ss, epoch_second]}",
+         "thing_id.formats", CatalogError),
+        ("{name: thing_id, title: 编号, required: true}",
+         "{name: thing_id, title: 编号, type: date, formats: yyyyMMdd}", "thing_id.formats", CatalogError),
     ],
 )
 def test_errors_name_file_resource_and_field(tmp_path, old, new, field, error):
@@ -101,6 +106,20 @@ def test_errors_name_file_resource_and_field(tmp_path, old, new, field, error):
         load_catalog([root])
     message = str(exc.value)
     assert "things.yaml" in message and "resource things" in message and f"field {field}" in message
+
+
+@pytest.mark.parametrize("typ,formats", [
+    ("timestamp", ["epoch_seconds"]),
+    ("timestamp", ["yyyy-MM-dd HH:mm:ss", "epoch_millis", "epoch_seconds", "excel_serial"]),
+    ("date", ["epoch_millis"]),
+    ("date", ["yyyyMMdd", "epoch_seconds"]),
+])
+def test_epoch_formats_load_for_dates_and_timestamps(tmp_path, typ, formats):
+    new = f"{{name: seen, title: 时间, type: {typ}, formats: [{', '.join(formats)}]}}"
+    root = write_catalog(tmp_path, RESOURCE.replace("{name: thing_id, title: 编号, required: true}",
+                                                    "{name: thing_id, title: 编号, required: true}\n  - " + new))
+    item = load_catalog([root]).resource("things").item("seen")
+    assert item.type == typ and item.formats == tuple(formats)
 
 
 def test_duplicate_codes_are_caught(tmp_path):

@@ -124,3 +124,5 @@ def test_detection_reads_the_whole_file(tmp_path):
     assert detect_encoding(tmp_path / "late.csv", "gbk") == "gb18030"
     (tmp_path / "utf.csv").write_bytes(b"a,b\r\n" * 300_000 + "成都".encode())
     assert detect_encoding(tmp_path / "utf.csv", "gbk") == "utf-8"
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + "成都".encode())
+    assert detect_encoding(tmp_path / "bom.csv", "gbk") == "utf-8-sig"  # recorded as such in the manifest

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
+from jobs.catalog.model import IDENTIFIER_KINDS
 from jobs.publish.downloads import OutColumn, write_downloads
-from jobs.publish.scanner import luhn_ok, scan_file, scan_rows, scan_text
+from jobs.publish.scanner import PATTERNS, luhn_ok, scan_file, scan_rows, scan_text
 from jobs.sample.canaries import CANARIES, canary_values
 
 
@@ -34,6 +37,42 @@ def test_allowed_fields_and_canaries():
     found = scan_rows(rows, ["name", "hotline"], where="t", allowed={"hotline": ["mobile"]}, canaries=canary_values())
     assert [(f.column, f.kind, f.count) for f in found] == [("name", "canary", 1)]
     assert "13800000000" not in str(found) and CANARIES[0].name not in found[0].example  # examples are masked
+
+
+PHONES = ["+1 718 229 5905", "+17182295905", "+44 20 7946 0958", "+86 138 1234 5678", "(718) 229-5905",
+          "718-229-5905", "718.229.5905", "718 229-5905", "1-718-229-5905", "+1 (718) 229-5905", "(718) 229 5905"]
+
+
+@pytest.mark.parametrize("phone", PHONES)
+def test_finds_international_phone_numbers_in_free_text(phone):
+    # `+17182295905` also reads as a mainland mobile (17x...), so each sentence is asked for `phone`, not only it
+    for sentence in (f"市民来电反映：噪音扰民，回电{phone}。", f"311 complaint ({phone})",
+                     f"Caller reports noise at 5th Ave, call back {phone} today.", phone):
+        assert "phone" in scan_text(sentence), sentence
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-26 13:00", "2026-11-26", "20261126", "2026-11-26T13:00:00+08:00", "2026-11-26T13:00:00.123+0800",
+    "4506.8717", "1,234,567.00", "+4506.8717", "+1,234,567.00", "+123456.7890", "3.14159265358979",
+    "GD2026112600000001", "E3002", "510104", "91350100M000100Y43", "138****5678", "12345热线", "100-200",
+    "104.0657, 30.6595", "v2.10.3", "10.0.0.1", "192.168.100.200", "UTC+8 2026-11-26 13:00",
+    "7182295905",  # ten bare digits: no grouping, no country code
+    "718 229 5905",  # three numbers in a row, no parentheses
+    "718-129-5905", "118-229-5905",  # NANP exchange and area code start with 2-9
+    "718.229.5905.1", "GD718-229-5905",  # a dotted run, a longer code
+    "028-8765-4321", "(028) 8765 4321", "+6222020000000000001",  # a mainland landline; no phone has 19 digits
+    "+17****5905", "(71****5905",  # international numbers as masking publishes them
+])
+def test_ordinary_numbers_are_not_phone_numbers(text):
+    assert scan_text(text) == [], text
+
+
+def test_a_field_may_allow_phone_numbers():
+    rows = [("+1 718 229 5905", "市民来电 (718) 229-5905 反映噪音")]
+    found = scan_rows(rows, ["hotline", "note"], where="t", allowed={"hotline": ["phone"]})
+    assert [(f.column, f.kind, f.count) for f in found] == [("note", "phone", 1)]
+    assert "229-5905" not in found[0].example  # examples are masked
+    assert set(PATTERNS) == set(IDENTIFIER_KINDS)  # every kind the gate reports, the catalog can allow
 
 
 COLUMNS = [OutColumn("id", "编号", "string"), OutColumn("note", "备注", "string"),
