@@ -83,6 +83,23 @@ def validation_ratio(spark, settings, res, work: Path, repeat: int = 3) -> None:
     batch.unpersist()
 
 
+def driver_peak_rss_mb() -> tuple[float, float]:
+    """Peak resident memory of this Python process and of the driver JVM it started (its child, VmHWM)."""
+    import os
+    import resource
+
+    python_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    jvm_mb = 0.0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(os.getpid()) and fields.get("Name", "").strip() == "java":
+            jvm_mb = max(jvm_mb, int(fields.get("VmHWM", "0 kB").split()[0]) / 1024)
+    return python_mb, jvm_mb
+
+
 def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN201
     started = time.perf_counter()
     result = fn(*args, **kwargs)
@@ -120,6 +137,9 @@ def main() -> None:
     total = sum(steps.values())
     print(f"(b) citylake ingest + conform + validate + publish: {total:7.1f} s")
     print(f"ratio b/a = {total / bare_s:.2f}  (rows={args.rows:,}, {size_mb:.0f} MB, {spark.sparkContext.master})")
+    print("step ratios: " + ", ".join(f"{name} {seconds / bare_s:.2f}" for name, seconds in steps.items()))
+    python_mb, jvm_mb = driver_peak_rss_mb()
+    print(f"driver peak RSS: {python_mb + jvm_mb:.0f} MB (Python {python_mb:.0f} MB + driver JVM {jvm_mb:.0f} MB)")
     validation_ratio(spark, settings, res, work)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

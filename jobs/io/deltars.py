@@ -12,6 +12,8 @@ The rows are a handful per call, so a few milliseconds of Python replace a Spark
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,29 @@ def append_once(rows: list[dict[str, Any]], schema: pa.Schema, location: str | P
             if attempt == CREATE_RACE_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def ordered_batches(location: str | Path, settings: Settings, *, version: int, columns: Sequence[str],
+                    batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+    """Record batches of one table version, file by file in the order Spark's writer numbered them.
+
+    A table written from a globally sorted frame (`orderBy` before the write) holds one range of the sort
+    per file, `part-00000-...` first, so reading the files in their part order reads the rows sorted. Memory
+    is one batch at a time, whatever the table's size.
+    """
+    from deltalake import DeltaTable
+
+    uri = table_uri(location)
+    options = storage_options(settings) if uri.startswith("s3://") else None
+    dataset = DeltaTable(uri, version=version, storage_options=options).to_pyarrow_dataset()
+    for fragment in sorted(dataset.get_fragments(), key=lambda f: _part_order(f.path)):
+        yield from fragment.to_batches(columns=list(columns), batch_size=batch_rows)
+
+
+def _part_order(path: str) -> tuple[int, str]:
+    """`.../part-00012-<uuid>.c000.snappy.parquet` -> (12, path); files not named so come last, by path."""
+    match = re.search(r"part-(\d+)", path.rsplit("/", 1)[-1])
+    return (int(match.group(1)) if match else 1 << 62, path)
 
 
 def create_if_missing(schema: pa.Schema, location: str | Path, settings: Settings) -> None:

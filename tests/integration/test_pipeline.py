@@ -247,3 +247,27 @@ def test_failed_warning_is_recorded_and_publish_proceeds(lake, spark, appeals):
         "expect_column_unique_value_count_to_be_between"
     docs = settings.ops / "gx" / "uncommitted" / "data_docs" / "local_site"
     assert list((docs / "validations").rglob("*.html"))
+
+
+def test_downloads_hold_exactly_the_open_table(published, spark):
+    """The four files of the published version hold the open table's rows, no more, no fewer, in the order
+    the catalog gives (the files are made from the table version itself, read back by delta-rs)."""
+    import pyarrow.parquet as pq
+    from openpyxl import load_workbook
+
+    settings, _, _, _ = published
+    table = delta.read(spark, settings.table_path("open", "citizen_appeals"))
+    expected = [tuple(r) for r in table.orderBy("appeal_id").collect()]  # the primary key orders a detail table
+    folder = latest_csv(settings).parent
+    parquet = [tuple(r.values()) for r in pq.read_table(folder / "510100_1101-00001.parquet").to_pylist()]
+    assert parquet == expected and len(expected) > 100
+    as_csv = list(csv.reader(latest_csv(settings).read_bytes().decode("utf-8-sig").splitlines()))[1:]
+    text = [["" if v is None else v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else str(v)
+             for v in row] for row in expected]
+    assert as_csv == text
+    as_json = json.loads((folder / "510100_1101-00001.json").read_text(encoding="utf-8"))
+    assert [r["appeal_id"] for r in as_json] == [row[table.columns.index("appeal_id")] for row in expected]
+    book = load_workbook(folder / "510100_1101-00001.xlsx", read_only=True)
+    sheet = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+    assert len(sheet) == len(expected) + 1 and [r[table.columns.index("appeal_id")] for r in sheet[1:]] == [
+        row[table.columns.index("appeal_id")] for row in expected]

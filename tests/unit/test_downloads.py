@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from openpyxl import load_workbook
 
 from jobs.publish import downloads
-from jobs.publish.downloads import OutColumn, sha256_of, write_downloads
+from jobs.publish.downloads import OutColumn, record_batches, sha256_of, write_downloads
 
 COLUMNS = [OutColumn("id", "编号", "string"), OutColumn("day", "日期", "date"),
            OutColumn("at", "时间", "timestamp"), OutColumn("amount", "金额", "decimal(12,2)"),
@@ -22,7 +22,8 @@ ROWS = [("甲", date(2026, 11, 26), datetime(2026, 11, 26, 8, 30), Decimal("12.5
 
 
 def test_four_formats_same_rows(tmp_path):
-    files = {f.format: f for f in write_downloads(iter(ROWS), COLUMNS, tmp_path, "x", sheet_title="表/1")}
+    files = {f.format: f for f in write_downloads(record_batches(ROWS, COLUMNS), COLUMNS, tmp_path, "x",
+                                                  sheet_title="表/1")}
     assert set(files) == {"CSV", "JSON", "Parquet", "XLSX"} and {f.rows for f in files.values()} == {2}
     raw = files["CSV"].path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
@@ -32,6 +33,7 @@ def test_four_formats_same_rows(tmp_path):
                       ["乙,\"引号\"", "", "", "", "", ""]]
     assert json.loads(files["JSON"].path.read_text(encoding="utf-8"))[0] == {
         "id": "甲", "day": "2026-11-26", "at": "2026-11-26 08:30:00", "amount": 12.5, "ok": True, "n": 3}
+    assert '"amount":12.50' in files["JSON"].path.read_text(encoding="utf-8")  # decimals exact, never a float
     table = pq.read_table(files["Parquet"].path)
     assert str(table.schema.field("amount").type) == "decimal128(12, 2)" and table.column("n").to_pylist() == [3, None]
     book = load_workbook(files["XLSX"].path, read_only=True)
@@ -41,13 +43,13 @@ def test_four_formats_same_rows(tmp_path):
 
 
 def test_same_rows_same_bytes(tmp_path):
-    a = {f.format: f.sha256 for f in write_downloads(iter(ROWS), COLUMNS, tmp_path / "a", "x")}
-    b = {f.format: f.sha256 for f in write_downloads(iter(ROWS), COLUMNS, tmp_path / "b", "x")}
+    a = {f.format: f.sha256 for f in write_downloads(record_batches(ROWS, COLUMNS), COLUMNS, tmp_path / "a", "x")}
+    b = {f.format: f.sha256 for f in write_downloads(record_batches(ROWS, COLUMNS), COLUMNS, tmp_path / "b", "x")}
     assert a["CSV"] == b["CSV"] and a["JSON"] == b["JSON"] and a["Parquet"] == b["Parquet"]
 
 
 def test_empty_table_still_has_headers(tmp_path):
-    files = {f.format: f for f in write_downloads(iter([]), COLUMNS, tmp_path, "x")}
+    files = {f.format: f for f in write_downloads(record_batches([], COLUMNS), COLUMNS, tmp_path, "x")}
     assert files["CSV"].path.read_text(encoding="utf-8-sig").startswith("编号,日期")
     assert json.loads(files["JSON"].path.read_text(encoding="utf-8")) == []
     assert pq.read_table(files["Parquet"].path).num_rows == 0
@@ -56,7 +58,8 @@ def test_empty_table_still_has_headers(tmp_path):
 def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(downloads, "XLSX_MAX_ROWS", 2)  # Excel's 1,048,575 rows, scaled down
     rows = [(str(i), None, None, None, None, i) for i in range(5)]
-    files = {f.format: f for f in write_downloads(iter(rows), COLUMNS, tmp_path, "x", sheet_title="数据")}
+    files = {f.format: f for f in write_downloads(record_batches(rows, COLUMNS, batch_rows=2), COLUMNS, tmp_path,
+                                                  "x", sheet_title="数据")}
     book = load_workbook(files["XLSX"].path, read_only=True)
     assert book.sheetnames == ["数据", "数据(2)", "数据(3)"]
     assert sum(len(list(ws.iter_rows(values_only=True))) - 1 for ws in book.worksheets) == 5
@@ -74,3 +77,68 @@ def test_only_the_last_versions_are_kept(tmp_path):
     _prune(store, "d", keep=2)
     assert layout.versions_in(store.list("datasets/d"), "d") == [10, 11]
     assert store.exists("datasets/d/latest/f.csv")
+
+
+TRICKY = [OutColumn("s", "文本", "string"), OutColumn("d", "日期", "date"), OutColumn("t", "时间", "timestamp"),
+          OutColumn("m", "金额", "decimal(18,4)"), OutColumn("b", "是否", "boolean"), OutColumn("n", "数量", "bigint"),
+          OutColumn("f", "比率", "double")]
+
+
+def tricky_rows(n: int) -> list[tuple]:
+    texts = ["普通", 'a "quoted", comma', "line\nbreak\r\nand CRLF", "tab\there", "<&> xml", "back\\slash",
+             "\u0001ctrl\u001f", " lead and trail ", "", "=1+1", "emoji 😀 𠀀", None]
+    return [(texts[i % len(texts)], date(2026, 1, 1 + i % 28) if i % 5 else None,
+             datetime(2026, 11, 26, i % 24, i % 60, i % 60, 999) if i % 7 else None,
+             Decimal(f"{i}.{i % 10000:04d}") if i % 3 else None, (i % 2 == 0) if i % 4 else None,
+             i * 1_000_003 if i % 6 else None, (i / 7) if i % 8 else None) for i in range(n)]
+
+
+def test_every_file_holds_exactly_the_rows_given(tmp_path, monkeypatch):
+    """CSV, JSON, Parquet and XLSX read back (by csv, json, pyarrow and openpyxl) give the rows written,
+    in order, across batches and sheets; special characters, nulls, decimals and times survive."""
+    monkeypatch.setattr(downloads, "XLSX_MAX_ROWS", 40)
+    rows = tricky_rows(101)
+    files = {f.format: f for f in write_downloads(record_batches(rows, TRICKY, batch_rows=17), TRICKY, tmp_path, "t")}
+    assert {f.rows for f in files.values()} == {101}
+
+    def as_text(v):  # noqa: ANN001, ANN202
+        if v is None:
+            return ""
+        if isinstance(v, datetime):
+            return v.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v)
+
+    expected_text = [[as_text(v) for v in r] for r in rows]
+    parsed = list(csv.reader(io.StringIO(files["CSV"].path.read_bytes().decode("utf-8-sig"), newline="")))
+    assert parsed[0] == [c.title for c in TRICKY]
+    assert [[c if j != 6 else (c and str(float(c))) for j, c in enumerate(r)] for r in parsed[1:]] == expected_text
+
+    records = json.loads(files["JSON"].path.read_text(encoding="utf-8"))
+    assert [list(r) for r in records] == [[c.name for c in TRICKY]] * 101
+    for r, row in zip(records, rows, strict=True):
+        assert r["s"] == row[0] and r["n"] == row[5] and r["b"] == row[4] and r["f"] == row[6]
+        assert r["m"] == (None if row[3] is None else float(row[3]))
+        assert r["t"] == (row[2] and row[2].strftime("%Y-%m-%d %H:%M:%S")) and r["d"] == (row[1] and row[1].isoformat())
+
+    table = pq.read_table(files["Parquet"].path)
+    assert table.to_pylist() == [dict(zip([c.name for c in TRICKY], row, strict=True)) for row in rows]
+
+    book = load_workbook(files["XLSX"].path, read_only=True)
+    assert book.sheetnames == ["data", "data(2)", "data(3)"]
+    got = [r for ws in book.worksheets for r in list(ws.iter_rows(values_only=True))[1:]]
+    assert len(got) == 101
+    for cells_, row in zip(got, rows, strict=True):
+        cells_ = list(cells_) + [None] * (len(TRICKY) - len(cells_))
+        text = row[0]
+        if text is not None:
+            text = text.replace("\u0001", "_x0001_").replace("\u001f", "_x001F_")
+        assert cells_[0] == text, (cells_, row)
+        assert cells_[1] == (row[1] and datetime(row[1].year, row[1].month, row[1].day))
+        assert cells_[2] == (row[2] and row[2].replace(microsecond=0))
+        assert cells_[3] == (None if row[3] is None else float(row[3])) and cells_[4] == row[4]
+        assert cells_[5] == row[5] and cells_[6] == (None if row[6] is None else row[6])
+        assert not any(isinstance(c, str) and c.startswith("=") and c != "=1+1" for c in cells_)
+    formulas = load_workbook(files["XLSX"].path)  # full mode: a formula would be kept as text starting "="
+    assert all(c.data_type != "f" for ws in formulas.worksheets for r in ws.iter_rows() for c in r)

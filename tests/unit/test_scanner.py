@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from jobs.catalog.model import IDENTIFIER_KINDS
-from jobs.publish.downloads import OutColumn, write_downloads
+from jobs.publish.downloads import OutColumn, record_batches, write_downloads
 from jobs.publish.scanner import PATTERNS, luhn_ok, scan_file, scan_rows, scan_text
 from jobs.sample.canaries import CANARIES, canary_values
 
@@ -81,7 +81,7 @@ COLUMNS = [OutColumn("id", "编号", "string"), OutColumn("note", "备注", "str
 
 def test_every_format_is_read_back(tmp_path):
     rows = [("A1", "联系 13912345678", Decimal("12.50"), 1), ("A2", "无", Decimal("3.00"), 13800000000)]
-    files = write_downloads(iter(rows), COLUMNS, tmp_path, "t")
+    files = write_downloads(record_batches(rows, COLUMNS), COLUMNS, tmp_path, "t")
     for f in files:
         kinds = {(x.column, x.kind) for x in scan_file(f.path, f.format)}
         label = "备注" if f.format in ("CSV", "XLSX") else "note"
@@ -98,7 +98,8 @@ def test_xlsx_is_read_on_every_sheet_as_openpyxl_reads_it(tmp_path, monkeypatch)
     monkeypatch.setattr(downloads, "XLSX_MAX_ROWS", 2)
     rows = [(f"A{n}", "无" if n < 5 else "电话 13912345678", Decimal("12.50"), n) for n in range(1, 6)]
     rows.append(("A6", None, None, 13800000000))
-    xlsx = next(f for f in write_downloads(iter(rows), COLUMNS, tmp_path, "t") if f.format == "XLSX")
+    written = write_downloads(record_batches(rows, COLUMNS), COLUMNS, tmp_path, "t")
+    xlsx = next(f for f in written if f.format == "XLSX")
     header, data = _file_rows(xlsx.path, "XLSX")
     ours = [[None if v is None else str(v) for v in r] for r in data]
     book = load_workbook(xlsx.path, read_only=True)
@@ -124,5 +125,6 @@ def test_times_in_xlsx_are_not_phone_numbers(tmp_path):
 
     columns = [OutColumn("id", "编号", "string"), OutColumn("at", "办结时间", "timestamp")]
     rows = [(f"A{h}", datetime(2026, 11, 26, h, 0, 0)) for h in range(24)]  # 04:00 is day 46352.1666666...
-    xlsx = next(f for f in write_downloads(iter(rows), columns, tmp_path, "t") if f.format == "XLSX")
+    written = write_downloads(record_batches(rows, columns), columns, tmp_path, "t")
+    xlsx = next(f for f in written if f.format == "XLSX")
     assert scan_file(xlsx.path, "XLSX") == []
