@@ -20,6 +20,7 @@ from jobs.errors import (
     JarResolutionError,
     LedgerImbalance,
     NotReady,
+    QueryError,
 )
 from jobs.settings import load_settings
 
@@ -45,9 +46,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=("list", "show", "validate", "sync"))
     s.add_argument("target", nargs="*", help="show: a resource code or name; validate: extra catalog folders")
     s.add_argument("--department")
-    s = sub.add_parser("sql", help="run Spark SQL over the lake's tables (bronze.*, silver.*, open.* ...)")
+    s = sub.add_parser("sql", help="run SQL over the lake's tables (bronze.*, silver.*, open.* ...)",
+                       description="Run SQL over the lake's tables, named <zone>.<table> by both engines. "
+                                   "duckdb (default without a cluster: the embedded profile and no metastore) "
+                                   "reads the Delta tables through delta-rs in this process, no JVM; spark (the "
+                                   "default otherwise) runs Spark SQL in a Spark session.")
     s.add_argument("query")
-    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--engine", choices=("duckdb", "spark"), help="default: duckdb without a cluster, else spark")
+    s.add_argument("--limit", type=int, help="rows shown (table: default 50); caps --json / --csv, which "
+                                             "otherwise print every row")
+    shape = s.add_mutually_exclusive_group()
+    shape.add_argument("--json", dest="output", action="store_const", const="json",
+                       help="a JSON array of objects (decimals as exact strings, times ISO 8601)")
+    shape.add_argument("--csv", dest="output", action="store_const", const="csv", help="header and rows as CSV")
     s = sub.add_parser("quarantine", help="open quarantine records; --export writes a correction CSV per department")
     s.add_argument("resource", nargs="?")
     s.add_argument("--department", help="all resources of this providing department")
@@ -82,7 +93,8 @@ EXIT_CODES_HELP = """exit codes:
   0  success
   1  bad data: a file rejected whole, a batch over its error limit, a failed error-severity expectation,
      personal data caught by the PII gate (the department must correct and re-send)
-  2  usage: unknown command or option, or a step run before the one it depends on
+  2  usage: unknown command or option, a step run before the one it depends on, or a query naming an
+     unknown table or with bad SQL (citylake sql)
   3  configuration: settings, the catalog or the Delta jars"""
 
 
@@ -90,7 +102,7 @@ def exit_code_for(exc: CitylakeError) -> int:
     """The exit code of a failure (see EXIT_CODES_HELP)."""
     if isinstance(exc, BadData | ExportRejected):
         return EXIT_BAD_DATA
-    if isinstance(exc, NotReady):
+    if isinstance(exc, NotReady | QueryError):
         return EXIT_USAGE
     if isinstance(exc, ConfigurationError | CatalogError | JarResolutionError):
         return EXIT_CONFIGURATION
@@ -167,12 +179,10 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
             print(card.describe())
         return 0
     if args.command == "sql":
-        from jobs.io.spark import get_spark
-        from jobs.io.tables import register_tables
+        from jobs.io.query import run_query
 
-        spark = get_spark(settings)
-        register_tables(spark, settings)
-        spark.sql(args.query).show(args.limit, truncate=False)
+        run_query(args.query, settings, engine=args.engine, output=args.output or "table", limit=args.limit,
+                  out=sys.stdout)
         return 0
     if args.command == "summary":
         from jobs.steps.summary import summary

@@ -94,6 +94,16 @@ class NotReady(CitylakeError):
     """Raised when a step runs before the step it depends on left its completion record."""
 
 
+class QueryError(CitylakeError):
+    """Raised when `citylake sql` cannot run a query as written: a table the lake does not hold, SQL the
+    engine cannot parse or bind, or a value it cannot convert. The message names the table or quotes the
+    engine's complaint, so the analyst can fix the query (exit code 2, usage)."""
+
+    def __init__(self, message: str, *, table: str | None = None):
+        super().__init__(message)
+        self.table = table
+
+
 class JarResolutionError(CitylakeError):
     """Raised when the Delta Lake jars cannot be fetched; names the artifact and the reason."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from jobs.io.lake_tables import DELTA_LOG, located
 from jobs.settings import Settings
 from jobs.transforms.sql_text import sql_literal
 
@@ -139,9 +140,10 @@ def table_locations(spark: SparkSession, settings: Settings, zone: str) -> list[
     found = []
     for status in fs.listStatus(folder):
         if status.isDirectory() and fs.exists(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(  # type: ignore[union-attr]
-                status.getPath(), "_delta_log")):
-            found.append(f"{settings.lake_uri}/{zone}/{status.getPath().getName()}")
-    return sorted(found)
+                status.getPath(), DELTA_LOG)):
+            found.append(status.getPath().getName())
+    # the rule and the names are `jobs.io.lake_tables`' (the Spark-free listing of `citylake sql`)
+    return [table.location for table in located(settings, zone, found)]
 
 
 def register_tables(spark: SparkSession, settings: Settings) -> list[str]:
