@@ -5,24 +5,34 @@ digit, a mainland mobile number, a bank card number passing Luhn, an e-mail addr
 international phone number (E.164 with its `+`, or a North American number in its usual grouping),
 outside the fields the catalog allows, is a finding; so is any raw value of a canary person the sample
 generator planted. Tables are scanned by Spark in one aggregation (candidates by pattern; check digits then
-verified on the distinct candidates); files are scanned by reading each format back.
+verified on the distinct candidates); files are read back in their own format as Arrow string columns
+(`jobs.publish.readback`) and screened by RE2 (`APPROXIMATIONS`, a superset of each pattern) in Arrow's
+kernels, so only the few values that may hold an identifier meet the exact Python patterns.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.io.frames import single_row
+from jobs.publish.readback import NotStreamable, RowScreen, sheet_names, string_batches
+from jobs.publish.readback import column_index as _column_index
+from jobs.publish.readback import number_text as _number_text
 from jobs.rules.identifiers import is_valid_resident_id_checksum
+
+log = logging.getLogger(__name__)
 
 #: An E.164 number as written: `+`, a country code not starting with 0, 10 to 15 digits in all with at
 #: most one space or hyphen between digits. The `+` is what tells it from an amount, a date or a code, so it
@@ -56,6 +66,84 @@ MAY_HOLD_IDENTIFIER = re.compile(r"[0-9]{11}|@|\+[1-9]|[0-9]{3}(?:[-. ]|\) ?)[0-
 #: kinds whose candidates are checked by a check digit before they count
 CHECKED = ("resident_id", "bank_card")
 MAX_CANDIDATES = 200
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """Index just past the `)` closing the group opened at `start`."""
+    depth, i = 0, start
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i = _class_end(pattern, i)
+            continue
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        i += 1
+        if depth == 0:
+            return i
+    raise ValueError(f"unbalanced group in {pattern!r}")
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Index just past the `]` closing the character class opened at `start`."""
+    i = start + 1
+    if pattern[i:i + 1] == "^":
+        i += 1
+    if pattern[i:i + 1] == "]":  # a leading ] is a literal
+        i += 1
+    while pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i + 1
+
+
+def re2_approximation(pattern: str, *, before: str = "") -> str:
+    """`pattern` in RE2's syntax, which has no lookarounds, matching every text `pattern` matches (a superset).
+
+    A negative lookbehind of one character class at the start of a top-level alternative becomes a consumed
+    character outside that class (or the start of the text, or `before`, an RE2 pattern that may stand for
+    the character in raw text), and a negative lookahead of one class at the end of one the same way after
+    it: for the question "does the text hold a match" that is exact. Every other lookaround is dropped,
+    which only widens the match.
+    """
+    out: list[str] = []
+    depth, i = 0, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+        elif ch == "[":
+            end = _class_end(pattern, i)
+            out.append(pattern[i:end])
+            i = end
+        elif pattern.startswith(("(?<!", "(?<=", "(?!", "(?="), i):
+            end = _group_end(pattern, i)
+            behind = pattern[i + 2] == "<"
+            head = i + (4 if behind else 3)  # past "(?<!" / "(?!"
+            inner, negative = pattern[head:end - 1], pattern[head - 1] == "!"
+            one_class = inner.startswith("[") and not inner.startswith("[^") and _class_end(inner, 0) == len(inner)
+            if negative and one_class and depth == 0:
+                if behind and (not out or out[-1] == "|"):
+                    out.append(f"(?:^|[^{inner[1:-1]}]{'|' + before if before else ''})")
+                elif not behind and (end == len(pattern) or pattern[end] == "|"):
+                    out.append(f"(?:[^{inner[1:-1]}]|$)")
+            i = end
+        else:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+#: RE2 forms of `PATTERNS` for Arrow's `match_substring_regex`: each matches every value its pattern finds
+#: an identifier in (and some more), so a value they pass over holds none
+APPROXIMATIONS: Mapping[str, str] = {k: re2_approximation(p) for k, p in PATTERNS.items()}
+#: the same for raw JSON text, where the character before a value's first may be an escape (`\n`, `\u4e2d`)
+#: whose letter or hex digit the raw text shows instead of the separator the value has
+JSON_APPROXIMATIONS: Mapping[str, str] = {k: re2_approximation(p, before=r"\\[bfnrt]|\\u[0-9A-Fa-f]{4}")
+                                          for k, p in PATTERNS.items()}
 
 
 def luhn_ok(digits: str) -> bool:
@@ -112,6 +200,7 @@ class _Tally:
     def __init__(self, where: str, allowed: Mapping[str, Sequence[str]], canaries: Sequence[str]):
         self.where, self.allowed, self.canaries = where, allowed, [c for c in canaries if c]
         self.counts: dict[tuple[str, str], list] = {}
+        self._screens: dict[str, str | None] = {}
 
     def add(self, column: str, value: object) -> None:
         if value is None or value == "":
@@ -129,6 +218,26 @@ class _Tally:
         entry = self.counts.setdefault((column, kind), [0, _mask(value)])
         entry[0] += 1
 
+    def screen(self) -> RowScreen:
+        """What a value or a raw row must hold to be worth the exact check, column by column."""
+        return RowScreen(APPROXIMATIONS, JSON_APPROXIMATIONS, tuple(self.canaries), self.allowed)
+
+    def _column_screen(self, column: str) -> str | None:
+        """RE2 pattern of the values of `column` that may be findings (None: none can be)."""
+        if column not in self._screens:
+            self._screens[column] = self.screen().column(column)
+        return self._screens[column]
+
+    def add_batch(self, batch: pa.RecordBatch) -> None:
+        """Count the findings in a batch of string columns: Arrow screens each column, and only the values
+        it passes go through `add`, in order, so counts and examples are those of a value-by-value scan."""
+        for column, values in zip(batch.schema.names, batch.columns, strict=True):
+            pattern = self._column_screen(column)
+            if pattern is None:
+                continue
+            for value in pc.filter(values, pc.match_substring_regex(values, pattern)).to_pylist():
+                self.add(column, value)
+
     def findings(self) -> list[Finding]:
         return [Finding(self.where, c, k, n, ex) for (c, k), (n, ex) in sorted(self.counts.items())]
 
@@ -144,6 +253,7 @@ def scan_rows(rows: Iterable[Sequence[object]], columns: Sequence[str], *, where
 
 
 def _file_rows(path: Path, fmt: str) -> tuple[list[str], Iterator[Sequence[object]]]:
+    """The file's labels and rows of Python values, read row by row as the gate did before it read columns."""
     if fmt == "CSV":
         reader = csv.reader(io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline=""))
         return next(reader, []), reader
@@ -171,30 +281,6 @@ def _file_rows(path: Path, fmt: str) -> tuple[list[str], Iterator[Sequence[objec
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
-def _column_index(ref: str) -> int:
-    """0-based column of a cell reference such as 'AB12'."""
-    index = 0
-    for ch in ref:
-        if not ch.isalpha():
-            break
-        index = index * 26 + ord(ch.upper()) - 64
-    return index - 1
-
-
-def _number_text(text: str) -> str:
-    """A numeric cell as the scanner should see it: its whole part. Dates and times are day serials
-    (46353.416666666664) whose fraction digits would look like a phone number; an identifier stored as a
-    number is whole (13800000000, or 1.38E10 as Excel may write it)."""
-    from decimal import Decimal, InvalidOperation
-
-    if "." not in text and "e" not in text.lower():
-        return text
-    try:
-        return str(int(Decimal(text)))
-    except (InvalidOperation, ValueError, OverflowError):
-        return text
-
-
 def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[Sequence[object]]]:
     """The header of the first sheet and the data rows of every sheet, streamed from the sheet XML.
 
@@ -212,8 +298,7 @@ def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[Sequence[object]]]:
                 if element.tag == f"{_SHEET_NS}si":
                     shared.append("".join(t.text or "" for t in element.iter(f"{_SHEET_NS}t")))
                     element.clear()
-    sheets = sorted((n for n in book.namelist() if n.startswith("xl/worksheets/sheet") and n.endswith(".xml")),
-                    key=lambda n: int("".join(ch for ch in n.rsplit("/", 1)[1] if ch.isdigit()) or 0))
+    sheets = sheet_names(book)
 
     def sheet_rows(name: str) -> Iterator[list[object]]:
         with book.open(name) as f:
@@ -248,14 +333,31 @@ def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[Sequence[object]]]:
     return header, data()
 
 
+def _scan_file_rowwise(path: Path, fmt: str, *, allowed: Mapping[str, Sequence[str]] | None = None,
+                       canaries: Sequence[str] = ()) -> list[Finding]:
+    """`scan_file` as it was: every value through the Python patterns. The fallback for layouts the
+    columnar readers do not take, and the reference the tests hold the columnar scan to."""
+    columns, rows = _file_rows(path, fmt)
+    return scan_rows(rows, columns, where=path.name, allowed=allowed, canaries=canaries)
+
+
 def scan_file(path: Path, fmt: str, *, allowed: Mapping[str, Sequence[str]] | None = None,
               canaries: Sequence[str] = ()) -> list[Finding]:
     """Findings in one published file, read back in its own format (CSV, JSON, Parquet, XLSX).
 
-    `allowed` is keyed by the file's column labels (Chinese titles in CSV/XLSX, names otherwise).
+    `allowed` is keyed by the file's column labels (Chinese titles in CSV/XLSX, names otherwise). The file
+    is streamed as Arrow string columns, each screened in one RE2 pass; the findings (counts, examples)
+    are those of the value-by-value scan `_scan_file_rowwise`, which also reads any file whose layout the
+    streaming readers do not take (a JSON array not written one object per line, ragged CSV rows...).
     """
-    columns, rows = _file_rows(path, fmt)
-    return scan_rows(rows, columns, where=path.name, allowed=allowed, canaries=canaries)
+    tally = _Tally(path.name, allowed or {}, canaries)
+    try:
+        for batch in string_batches(path, fmt, screen=tally.screen()):
+            tally.add_batch(batch)
+    except NotStreamable as e:
+        log.info("PII gate reads %s row by row: %s", path.name, e)
+        return _scan_file_rowwise(path, fmt, allowed=allowed, canaries=canaries)
+    return tally.findings()
 
 
 def scan_frame(df: DataFrame, *, where: str = "table", allowed: Mapping[str, Sequence[str]] | None = None,
