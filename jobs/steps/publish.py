@@ -31,7 +31,7 @@ from jobs.steps.release import OpenTable, Released, release
 from jobs.steps.runtime import Runtime, log, runtime
 from jobs.transforms.aggregate import CELL_ROWS, aggregate
 from jobs.transforms.kanonymity import SUPPRESSED, mark_small_groups
-from jobs.transforms.masking import technique, to_open
+from jobs.transforms.masking import technique, to_open, warn_starred_addresses
 
 UPDATED = FieldInfo("data_updated_at", "数据更新时间", "timestamp", "该记录最近一次入湖时间", "none")
 
@@ -68,6 +68,7 @@ def _published_type(item: DataItem) -> str:
 def _detail(res: Resource, silver: DataFrame, lineage: str, key: str | None) -> tuple[OpenTable, DataFrame]:
     """The de-identified detail table, k-anonymous over the declared quasi-identifiers, and the marked
     frame (persisted by the caller) it filters."""
+    warn_starred_addresses(silver, res)
     marked = mark_small_groups(to_open(silver, res, pseudonym_key=key),
                                quasi_identifiers=res.open.quasi_identifiers, k=res.open.k)
     published = [i for i in res.items if i.publish != "drop"]

@@ -123,16 +123,18 @@ def starred_addresses(silver: DataFrame, resource: Resource) -> dict[str, tuple[
     return {name: (int(row[f"{name}:starred"] or 0), int(row[f"{name}:present"] or 0)) for name in items}
 
 
-def to_open(silver: DataFrame, resource: Resource, *, pseudonym_key: str | None = None) -> DataFrame:
-    """Silver rows -> open rows: each field de-identified as declared, lineage reduced to the update time.
-
-    Logs a warning naming each masked address item whose values could not all be masked the Chinese
+def warn_starred_addresses(silver: DataFrame, resource: Resource) -> None:
+    """Log a warning naming each masked address item whose values could not all be masked the Chinese
     way, with how many were starred out instead, so that a department's change of address style shows.
-    """
+    Called by the publish step (it runs a Spark job; `to_open` stays a plan, no job)."""
     for name, (starred, present) in starred_addresses(silver, resource).items():
         if starred:
             log.warning("open %s.%s: %d of %d addresses name no street, road or township (or hold a number "
                         "before it) and are published as %s", resource.name, name, starred, present,
                         ADDRESS_STARRED)
+
+
+def to_open(silver: DataFrame, resource: Resource, *, pseudonym_key: str | None = None) -> DataFrame:
+    """Silver rows -> open rows: each field de-identified as declared, lineage reduced to the update time."""
     cols = [c for c in (open_column(i, pseudonym_key=pseudonym_key) for i in resource.items) if c is not None]
     return silver.select(*cols, F.col("_ingested_at").alias("data_updated_at"))

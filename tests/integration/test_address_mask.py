@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.catalog.model import DataItem, Resource, ShareAttribute, SourceSpec
-from jobs.transforms.masking import ADDRESS_STARRED, mask_address, starred_addresses, to_open
+from jobs.transforms.masking import ADDRESS_STARRED, mask_address, starred_addresses, to_open, warn_starred_addresses
 
 pytestmark = pytest.mark.spark
 
@@ -53,6 +53,7 @@ def test_publishing_warns_how_many_addresses_were_starred_out(spark, caplog):
     frame = silver(spark, [a for a, _ in ADDRESSES])
     assert starred_addresses(frame, SHOPS) == {"address": (5, 8)}  # the dropped `home` is not counted
     with caplog.at_level(logging.WARNING, logger="citylake"):
+        warn_starred_addresses(frame, SHOPS)
         opened = to_open(frame, SHOPS)
     assert [r.message for r in caplog.records] == [
         "open shops.address: 5 of 8 addresses name no street, road or township (or hold a number before it) "
@@ -63,5 +64,5 @@ def test_publishing_warns_how_many_addresses_were_starred_out(spark, caplog):
 def test_no_warning_when_every_address_names_its_street(spark, caplog):
     frame = silver(spark, ["成都市锦江区春熙路南段8号", None])
     with caplog.at_level(logging.WARNING, logger="citylake"):
-        to_open(frame, SHOPS)
+        warn_starred_addresses(frame, SHOPS)
     assert caplog.records == []
