@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 ZONES = ("bronze", "audit", "silver", "quarantine", "open", "restricted", "ops")
 
 _remembered: set[str] = set()
+#: zone.table -> location of the names `register_tables` made in this process's session (no metastore)
+_registered: dict[str, str] = {}
 
 
 def uses_metastore(spark: SparkSession) -> bool:
@@ -155,14 +157,22 @@ def register_tables(spark: SparkSession, settings: Settings) -> list[str]:
     if uses_metastore(spark):
         dbs = {row[0] for row in spark.sql("SHOW DATABASES").collect()}
         return sorted(f"{zone}.{t.name}" for zone in ZONES if zone in dbs for t in spark.catalog.listTables(zone))
-    names = []
+    wanted: dict[str, str] = {}
     for zone in ZONES:
-        locations = table_locations(spark, settings, zone)
-        if not locations:
-            continue
+        for location in table_locations(spark, settings, zone):
+            wanted[f"{zone}.{location.rsplit('/', 1)[1]}"] = location
+    # a session that served another lake before (one session per worker, settings per task) must not answer
+    # with that lake's tables: names of this lake that point elsewhere, or that this lake does not hold, go
+    for name, location in list(_registered.items()):
+        if wanted.get(name) != location:
+            zone, table = name.split(".", 1)
+            spark.sql(f"DROP TABLE IF EXISTS `{zone}`.`{table}`")  # external: only the name goes
+            del _registered[name]
+    for zone in sorted({name.split(".", 1)[0] for name in wanted}):
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{zone}`")
-        for location in locations:
-            name = location.rsplit("/", 1)[1]
-            spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{name}` USING delta LOCATION {sql_literal(location)}")
-            names.append(f"{zone}.{name}")
-    return names
+    for name, location in wanted.items():
+        if name not in _registered:
+            zone, table = name.split(".", 1)
+            spark.sql(f"CREATE TABLE IF NOT EXISTS `{zone}`.`{table}` USING delta LOCATION {sql_literal(location)}")
+            _registered[name] = location
+    return list(wanted)

@@ -260,7 +260,8 @@ def test_downloads_hold_exactly_the_open_table(published, spark):
     expected = [tuple(r) for r in table.orderBy("appeal_id").collect()]  # the primary key orders a detail table
     folder = latest_csv(settings).parent
     parquet = [tuple(r.values()) for r in pq.read_table(folder / "510100_1101-00001.parquet").to_pylist()]
-    assert parquet == expected and len(expected) > 100
+    assert len(expected) > 10  # k-anonymity suppresses part of the 300 rows
+    assert parquet == expected
     as_csv = list(csv.reader(latest_csv(settings).read_bytes().decode("utf-8-sig").splitlines()))[1:]
     text = [["" if v is None else v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else str(v)
              for v in row] for row in expected]

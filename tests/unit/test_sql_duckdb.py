@@ -196,8 +196,18 @@ def test_lake_on_s3_is_listed_and_read_with_boto3_and_delta_rs(s3_server, tmp_pa
 
 
 @pytest.mark.spark
-def test_spark_engine_prints_the_same_json(home, spark, capsys):
-    """`--engine spark --json` on the same lake: the same rows, text and types as DuckDB's."""
+def test_spark_engine_prints_the_same_json(home, spark, capsys, monkeypatch):
+    """`--engine spark --json` on the same lake: the same rows, text and types as DuckDB's, even when the
+    session answered for another lake before (its `ops.ledger` must not shadow this lake's)."""
+    other = home / "other"
+    monkeypatch.setenv("CITYLAKE_HOME", str(other))
+    from jobs.io.deltars import table_uri
+
+    write_deltalake(table_uri(Settings(home=other).table_path("ops", "ledger")),
+                    pa.table({"resource": ["elsewhere"], "batch_id": ["x"], "rows_read": pa.array([1], pa.int64())}))
+    assert main(["sql", "--engine", "spark", "--json", "SELECT resource FROM ops.ledger"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"resource": "elsewhere"}]
+    monkeypatch.setenv("CITYLAKE_HOME", str(home))
     assert main(["sql", "--engine", "spark", "--json", JOIN]) == 0
     assert json.loads(capsys.readouterr().out) == JOIN_ROWS
     assert main(["sql", "--engine", "spark", "SELECT * FROM silver.sqltest_no_such_table"]) == EXIT_USAGE
