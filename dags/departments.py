@@ -7,8 +7,9 @@ complete export arrives in time), and validation emits the resource's silver Ass
 `citylake_<department>_publish`: scheduled on those Assets (any of them), one publish task per resource,
 so open data follows silver by data-aware scheduling, never by a clock of its own.
 
-Every task is one call of a step function in `jobs.steps`, imported inside the task so that parsing this
-file imports neither Spark nor pandas.
+Every task is one call of a step function in `jobs.steps`, run by the worker's step server (one Spark
+driver per worker, started on demand: `jobs.service`), so neither parsing this file nor a task's own
+process imports Spark or pandas.
 
 Lineage: each task declares the lake tables it reads and writes (`jobs.catalog.lineage`) as OpenLineage
 datasets in its inlets and outlets, and ingest adds the landing files it read, so the OpenLineage provider's
@@ -103,15 +104,15 @@ def _settings_with_secrets():  # noqa: ANN202
 
 
 def _step(name: str, resource: str):  # noqa: ANN202
-    """Run one step; bad data fails the task at once (retries are for infrastructure, not for data)."""
+    """Run one step on the worker's step server (`jobs.service.client`: one Spark driver per worker, not per
+    task); bad data fails the task at once (retries are for infrastructure, not for data)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from jobs import steps
     from jobs.errors import BadData
+    from jobs.service.client import run_step
 
-    kwargs = {"settings": _settings_with_secrets()} if name == "publish" else {}
     try:
-        return getattr(steps, name)(resource, **kwargs)
+        return run_step(name, resource, _settings_with_secrets())
     except BadData as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 

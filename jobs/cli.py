@@ -21,6 +21,7 @@ from jobs.errors import (
     LedgerImbalance,
     NotReady,
     QueryError,
+    ServiceUnavailable,
 )
 from jobs.settings import load_settings
 
@@ -81,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--archive-days", type=int, default=365, help="days archived landing files are kept")
     sub.add_parser("metastore", help="prepare the Hive metastore once (its tables, the zone databases), "
                                      "before the first DAG run")
+    s = sub.add_parser("step-server", help="run the worker's step server: one Spark driver for every step task "
+                                           "of this worker (tasks start one on demand unless told not to)")
+    s.add_argument("--idle", type=float, default=0, help="stop after this many seconds without a request (0: never)")
+    s.add_argument("--slots", type=int, default=4, help="steps run side by side")
+    s.add_argument("--stop", action="store_true", help="stop this home's step servers instead")
+    s.add_argument("--settings-from-stdin", action="store_true", help=argparse.SUPPRESS)
     s = sub.add_parser("demo", help="sample exports -> every department's Airflow DAG (dags test) -> summary")
     s.add_argument("--day", type=date.fromisoformat, default=date.today())
     s.add_argument("--scale", type=float, default=0.02, help="share of the city's daily volumes")
@@ -88,14 +95,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 #: Exit codes, so a script or a scheduler tells a department's problem from an engineer's.
-EXIT_OK, EXIT_BAD_DATA, EXIT_USAGE, EXIT_CONFIGURATION = 0, 1, 2, 3
+EXIT_OK, EXIT_BAD_DATA, EXIT_USAGE, EXIT_CONFIGURATION, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 EXIT_CODES_HELP = """exit codes:
   0  success
   1  bad data: a file rejected whole, a batch over its error limit, a failed error-severity expectation,
      personal data caught by the PII gate (the department must correct and re-send)
   2  usage: unknown command or option, a step run before the one it depends on, or a query naming an
      unknown table or with bad SQL (citylake sql)
-  3  configuration: settings, the catalog or the Delta jars"""
+  3  configuration: settings, the catalog or the Delta jars
+  4  a service did not answer (the step server); the same command may work later"""
 
 
 def exit_code_for(exc: CitylakeError) -> int:
@@ -104,6 +112,8 @@ def exit_code_for(exc: CitylakeError) -> int:
         return EXIT_BAD_DATA
     if isinstance(exc, NotReady | QueryError):
         return EXIT_USAGE
+    if isinstance(exc, ServiceUnavailable):
+        return EXIT_UNAVAILABLE
     if isinstance(exc, ConfigurationError | CatalogError | JarResolutionError):
         return EXIT_CONFIGURATION
     return EXIT_BAD_DATA if isinstance(exc, LedgerImbalance) else EXIT_CONFIGURATION
@@ -132,6 +142,8 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         result = getattr(steps, args.command)(args.resource, settings=settings)
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         return 0
+    if args.command == "step-server":
+        return _step_server(args, settings)
     if args.command == "metastore":
         from jobs.io import ops
         from jobs.io.spark import get_spark
@@ -195,6 +207,22 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 
     print(run_demo(settings, day=args.day, scale=args.scale))
     return 0
+
+
+def _step_server(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
+    if args.stop:
+        from jobs.service.client import stop_servers
+
+        print(json.dumps({"stopped": stop_servers(settings.home)}))
+        return EXIT_OK
+    from jobs.service.server import StepServer
+
+    if args.settings_from_stdin:  # started by a task: its settings, secrets among them, never in argv
+        from jobs.service.protocol import settings_from_wire
+
+        settings = settings_from_wire(json.loads(sys.stdin.read()))
+    StepServer(settings, idle_seconds=args.idle, slots=args.slots).serve_forever()
+    return EXIT_OK
 
 
 def _expectations(args: argparse.Namespace, settings) -> int:  # noqa: ANN001

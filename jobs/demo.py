@@ -11,6 +11,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from jobs.catalog import load_catalog
 from jobs.catalog.pools import pools_document
 from jobs.errors import CitylakeError
+from jobs.service.client import stop_servers
 from jobs.settings import Settings, airflow_environment
 from jobs.steps.sample import deliver_samples
 
@@ -70,8 +72,16 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
         # the publish DAG runs on the silver Assets the first one emits; `dags test` has no scheduler to
         # follow Assets, so the demo runs it next, as the scheduler would
         for dag_id in (f"citylake_{department}", f"citylake_{department}_publish"):
-            print(f"airflow: dags test {dag_id} {day.isoformat()} (log: {log}) ...", flush=True)
-            _airflow(settings, ["dags", "test", dag_id, day.isoformat()], log)
+            print(f"airflow: dags test {dag_id} {day.isoformat()} (log: {log}) ...", end=" ", flush=True)
+            started = time.monotonic()
+            try:
+                _airflow(settings, ["dags", "test", dag_id, day.isoformat()], log)
+            except BaseException:
+                stop_servers(settings.home)
+                raise
+            print(f"{time.monotonic() - started:.1f} s", flush=True)
+    # the tasks' step server (one Spark driver for every DAG run above) is not needed any more
+    stop_servers(settings.home)
 
     from jobs.steps.catalog_table import sync_catalog_table
     from jobs.steps.quarantine import quarantine

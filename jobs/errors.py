@@ -104,6 +104,11 @@ class QueryError(CitylakeError):
         self.table = table
 
 
+class ServiceUnavailable(CitylakeError):
+    """Raised when a service citylake needs does not answer (the step server, an object store, a metastore):
+    nothing is wrong with the data or the settings, so the same call may work later (exit code 4)."""
+
+
 class JarResolutionError(CitylakeError):
     """Raised when the Delta Lake jars cannot be fetched; names the artifact and the reason."""
 

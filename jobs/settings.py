@@ -23,6 +23,8 @@ the CLI, from an Airflow task or from a test that builds its own settings for a 
 | CITYLAKE_LAKE | root of the Delta tables: a folder or `s3a://bucket/prefix` | `$CITYLAKE_HOME/lake` |
 | CITYLAKE_METASTORE_URL | JDBC URL of a Hive metastore database (`jdbc:postgresql://...`); none = in-memory | none |
 | CITYLAKE_METASTORE_USER, CITYLAKE_METASTORE_PASSWORD | credentials of the metastore database | none |
+| CITYLAKE_STEP_SERVER | step tasks run on: `auto` (a step server, started on demand), `required`, `off` | `auto` |
+| CITYLAKE_STEP_SERVER_IDLE | seconds an on-demand step server waits for work before it stops | 600 |
 
 The `production` profile is these settings and nothing else: it refuses to start unless the lake is on an
 object store and a metastore is configured, so a production task can never quietly write a local lake.
@@ -40,6 +42,8 @@ from typing import Literal
 
 Profile = Literal["embedded", "production"]
 PROFILES: tuple[Profile, ...] = ("embedded", "production")
+StepServerMode = Literal["auto", "required", "off"]
+STEP_SERVER_MODES: tuple[StepServerMode, ...] = ("auto", "required", "off")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_CATALOG = REPO_ROOT / "schemas"
@@ -73,6 +77,8 @@ class Settings:
     metastore_url: str | None = None
     metastore_user: str | None = None
     metastore_password: str | None = field(default=None, repr=False)
+    step_server: StepServerMode = "auto"
+    step_server_idle: int = 600
 
     @property
     def landing(self) -> Path:
@@ -143,6 +149,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(
             f"CITYLAKE_PROFILE={profile!r} is not a profile; use one of {', '.join(PROFILES)}"
         )
+    step_server = env.get("CITYLAKE_STEP_SERVER", "auto")
+    if step_server not in STEP_SERVER_MODES:
+        from jobs.errors import ConfigurationError
+
+        raise ConfigurationError(f"CITYLAKE_STEP_SERVER={step_server!r}: use one of {', '.join(STEP_SERVER_MODES)}")
     extra = tuple(Path(p).expanduser() for p in env.get("CITYLAKE_CATALOG", "").split(os.pathsep) if p)
     settings = Settings(
         home=Path(env.get("CITYLAKE_HOME", str(REPO_ROOT / ".citylake"))).expanduser().resolve(),
@@ -165,6 +176,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metastore_url=env.get("CITYLAKE_METASTORE_URL") or None,
         metastore_user=env.get("CITYLAKE_METASTORE_USER") or None,
         metastore_password=env.get("CITYLAKE_METASTORE_PASSWORD") or None,
+        step_server=step_server,  # type: ignore[arg-type]
+        step_server_idle=int(env.get("CITYLAKE_STEP_SERVER_IDLE", "600")),
     )
     check_profile(settings)
     return settings
@@ -205,6 +218,8 @@ def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = 
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
         "CITYLAKE_S3_REGION": settings.s3_region,
         "CITYLAKE_PROFILE": settings.profile,
+        "CITYLAKE_STEP_SERVER": settings.step_server,
+        "CITYLAKE_STEP_SERVER_IDLE": str(settings.step_server_idle),
         # executors start Python workers with the driver's interpreter (a cluster's image has the same path)
         "PYSPARK_PYTHON": env.get("PYSPARK_PYTHON", sys.executable),
     })
@@ -220,6 +235,16 @@ def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = 
     if not any(k in env for k in ("AIRFLOW__OPENLINEAGE__TRANSPORT", "AIRFLOW__OPENLINEAGE__CONFIG_PATH",
                                   "OPENLINEAGE_CONFIG", "OPENLINEAGE_URL")):
         env.update(lineage_environment(settings.home / "lineage"))
+    return env
+
+
+def step_server_environment() -> dict[str, str]:
+    """Environment of a step server a task starts: the task's own (Spark, Java and lineage variables), with
+    this checkout importable and executors' Python workers on this interpreter. Settings, secrets among
+    them, reach the server on its stdin, not here."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
     return env
 
 

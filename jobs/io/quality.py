@@ -12,6 +12,7 @@ checkpoint's actions see and what the validation results store keeps.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,6 +201,22 @@ def validate_dataframe(df: DataFrame, document: dict[str, Any], *, ops_dir: Path
     (Data Docs page and index, the resource's history page), exactly as `Checkpoint.run` would after
     validating — without GX scanning the batch once per expectation.
     """
+    from jobs.transforms.expectation_metrics import supported
+
+    one_pass = [e for e in document["expectations"] if supported(e)]
+    by_gx = [e for e in document["expectations"] if not supported(e)]
+    results = _one_pass_results(df, one_pass) if one_pass else []
+    with _GX_LOCK:
+        return _record(df, document, results, by_gx, ops_dir=ops_dir, run_name=run_name)
+
+
+#: GX's `get_context` sets a process-wide project; steps of the step server run in threads side by side
+_GX_LOCK = threading.Lock()
+
+
+def _record(df: DataFrame, document: dict[str, Any], results: list[Any], by_gx: list[dict[str, Any]], *,
+            ops_dir: Path, run_name: str) -> SuiteResult:
+    """Run what GX must run itself, store the combined result and run the checkpoint's actions."""
     from great_expectations.checkpoint.actions import ActionContext
     from great_expectations.checkpoint.checkpoint import CheckpointResult
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
@@ -209,17 +226,12 @@ def validate_dataframe(df: DataFrame, document: dict[str, Any], *, ops_dir: Path
         ValidationResultIdentifier,
     )
 
-    from jobs.transforms.expectation_metrics import supported
-
     context = gx_context(ops_dir)
     name = document["name"]
     checkpoint = _checkpoint(context, document)
     run_id = RunIdentifier(run_name=run_name)
-    one_pass = [e for e in document["expectations"] if supported(e)]
-    by_gx = [e for e in document["expectations"] if not supported(e)]
-    results = _one_pass_results(df, one_pass) if one_pass else []
     if by_gx:
-        results += _run_with_gx(context, df, {**document, "expectations": by_gx}, run_id)
+        results = results + _run_with_gx(context, df, {**document, "expectations": by_gx}, run_id)
 
     successful = sum(1 for r in results if r.success)
     batch_id = f"{DATASOURCE}-{name}-{run_name}"

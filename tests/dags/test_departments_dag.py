@@ -95,11 +95,14 @@ APPEALS = 1000
 
 
 def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypatch, appeals, catalog, settings_for,
-                                  lineage_dir):
+                                  lineage_dir, request):
     from jobs.io import delta, ops
     from jobs.sample.generator import write_export
+    from jobs.service.client import stop_servers
+
     settings = settings_for(tmp_path / "home")
     monkeypatch.setenv("CITYLAKE_HOME", str(settings.home))
+    request.addfinalizer(lambda: stop_servers(settings.home))  # the tasks' step server (started on demand)
     export = write_export(appeals, settings.landing, day=date(2026, 11, 26), rows=APPEALS)
     others = [r for r in catalog.resources_of("network_governance") if r.name != appeals.name]
     for res in others:  # every sensor of the DAG must find its export, or dag.test waits for it

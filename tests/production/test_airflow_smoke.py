@@ -7,7 +7,8 @@
 
 A department's DAG is triggered through the REST API and polled to success; its publish DAG then runs
 because the validate tasks emitted the silver Assets (data-aware scheduling, not a trigger). Afterwards
-an analyst's `citylake sql`, a separate process, finds the tables by name; executors ran on both workers;
+an analyst's `citylake sql`, a separate process, finds the tables by name; every step task ran on one step
+server (one Spark application, started on demand by the first task) with executors on both workers;
 every task sent OpenLineage events naming the S3 datasets it read and wrote; and no credential appears in
 any log, Spark work folder or lineage event.
 """
@@ -28,6 +29,7 @@ from jobs.catalog.lineage import dataset_id
 from jobs.catalog.pools import pools_document
 from jobs.io.buckets import BucketPlan, bootstrap
 from jobs.sample.generator import write_export
+from jobs.service.client import stop_servers
 from jobs.settings import REPO_ROOT, lineage_environment, load_settings
 from tests.support.airflow_cluster import AirflowCluster
 from tests.support.lineage import datasets, task_events
@@ -117,12 +119,17 @@ def test_production_profile_end_to_end(postgres_server, s3_server, spark_cluster
         assert published["run_type"] == "asset_triggered", published
         events = cluster.api("GET", "/assets/events", params={"source_dag_id": dag_id})["asset_events"]
         assert {e.get("name") or e.get("uri") for e in events} >= {"silver.citizen_appeals"}, events
+        # every step ran on one step server (started on demand by the first task), one Spark application
+        servers = list((settings.home / "run").glob("steps-*.json"))
+        assert len(servers) == 1, servers
     finally:
         cluster.stop()
+        stopped = stop_servers(settings.home)
+    assert len(stopped) == 1, stopped
 
     # every Spark step ran on the cluster, with executors on both workers
     apps = {a: n for a, n in spark_cluster.applications().items() if a not in apps_before}
-    assert apps, "no Spark application was submitted to the standalone master"
+    assert len(apps) == 1, f"one Spark application (the step server's) expected: {apps}"
     by_worker = spark_cluster.executors_by_worker()
     assert all(set(apps) & ran for ran in by_worker.values()), (apps, by_worker)
 
@@ -153,7 +160,7 @@ def test_production_profile_end_to_end(postgres_server, s3_server, spark_cluster
 
     # secrets come from the environment and never reach a log, a Spark work folder or a lineage event
     leaked = find_secrets(
-        [settings.airflow_home, spark_cluster.folder, lineage],
+        [settings.airflow_home, spark_cluster.folder, lineage, settings.home / "run"],
         {"S3 secret key": s3_server.secret_key, "metastore password": postgres_server.password,
          "pseudonymisation key": str(settings.pseudonym_key),
          "Airflow JWT secret": cluster.env["AIRFLOW__API_AUTH__JWT_SECRET"]},
