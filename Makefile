@@ -8,7 +8,7 @@ GB     ?= 2
 REQUESTS    ?= 2000
 CONCURRENCY ?= 16
 
-.PHONY: demo test test-fast bench bench-bigfile bench-dags bench-api serve snapshots lint expectations clean-lake
+.PHONY: demo test test-fast bench bench-small bench-bigfile bench-dags bench-api serve snapshots lint expectations clean-lake
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.pipeline --rows $(ROWS)
+
+bench-small: $(STAMP)
+	$(BIN)/python -m benchmarks.small
 
 bench-bigfile: $(STAMP)
 	$(BIN)/python -m benchmarks.bigfile --gb $(GB)

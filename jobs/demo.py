@@ -32,7 +32,8 @@ class DemoFailed(CitylakeError):
     """Raised when the demo's Airflow run fails; carries the log's location and tail."""
 
 
-def _airflow(settings: Settings, args: list[str], log: Path) -> None:
+def run_airflow(settings: Settings, args: list[str], log: Path) -> None:
+    """`airflow ARGS` in the embedded profile's environment, its output appended to `log`."""
     exe = Path(sys.executable).with_name("airflow")
     cmd = [str(exe) if exe.exists() else "airflow", *args]
     with log.open("a", encoding="utf-8") as fh:
@@ -64,10 +65,10 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
     log = settings.airflow_home / "demo.log"
     log.write_text("", encoding="utf-8")
     print("airflow: migrating the SQLite metadata database, creating the pools ...")
-    _airflow(settings, ["db", "migrate"], log)
+    run_airflow(settings, ["db", "migrate"], log)
     pools = settings.airflow_home / "pools.json"
     pools.write_text(json.dumps(pools_document(catalog), ensure_ascii=False, indent=2), encoding="utf-8")
-    _airflow(settings, ["pools", "import", str(pools)], log)
+    run_airflow(settings, ["pools", "import", str(pools)], log)
     for department in sorted({r.provider for r in resources}):
         # the publish DAG runs on the silver Assets the first one emits; `dags test` has no scheduler to
         # follow Assets, so the demo runs it next, as the scheduler would
@@ -75,7 +76,7 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
             print(f"airflow: dags test {dag_id} {day.isoformat()} (log: {log}) ...", end=" ", flush=True)
             started = time.monotonic()
             try:
-                _airflow(settings, ["dags", "test", dag_id, day.isoformat()], log)
+                run_airflow(settings, ["dags", "test", dag_id, day.isoformat()], log)
             except BaseException:
                 stop_servers(settings.home)
                 raise

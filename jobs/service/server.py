@@ -208,24 +208,31 @@ class StepServer:
         done = threading.Event()
         threading.Thread(target=self._cancel_when_gone, args=(reader, tag, done, f"{step} {resource}"),
                          daemon=True, name="citylake-watch").start()
+        received = time.time()
         with self.slots:
             context = _reply.set(reply)
             sc = self._bind_thread(tag)
             started = time.monotonic()
+            first_job: dict[str, float] = {}
+            threading.Thread(target=self._note_first_job, args=(tag, done, first_job), daemon=True,
+                             name="citylake-first-job").start()
             try:
                 from jobs import steps
 
-                result = getattr(steps, step)(resource, settings=settings)
-                reply.send({"result": encode(result)})
+                answer = {"result": encode(getattr(steps, step)(resource, settings=settings))}
                 log.info("step server: %s %s done in %.1f s", step, resource, time.monotonic() - started)
             except Exception as exc:  # noqa: BLE001 - every failure goes back to the task, which decides
                 log.info("step server: %s %s failed after %.1f s: %s: %s", step, resource,
                          time.monotonic() - started, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
-                reply.send({"error": encode_error(exc, traceback.format_exc())})
+                answer = {"error": encode_error(exc, traceback.format_exc())}
             finally:
-                done.set()
+                done.set()  # before the answer: the client closes the connection once it has it
                 sc.removeJobTag(tag)
                 _reply.reset(context)
+            # one JSON line per step, for `make bench-small`'s per-task overhead (task start -> first Spark job)
+            log.info("step timing: %s", json.dumps({"step": step, "resource": resource, "received": received,
+                                                     "first_job": first_job.get("at"), "done": time.time()}))
+            reply.send(answer)
 
     def _bind_thread(self, tag: str) -> Any:
         """This thread's Spark jobs: the server's session as the active one, tagged with the request."""
@@ -238,6 +245,16 @@ class StepServer:
         sc.setInterruptOnCancel(True)
         sc.addJobTag(tag)
         return sc
+
+    def _note_first_job(self, tag: str, done: threading.Event, seen: dict[str, float]) -> None:
+        """When the request's first Spark job was submitted (polled: Python has no listener hook)."""
+        assert self.spark is not None
+        tracker = self.spark.sparkContext._jsc.sc().statusTracker()  # type: ignore[union-attr]
+        while not done.is_set():
+            if len(tracker.getJobIdsForTag(tag)) > 0:
+                seen["at"] = time.time()
+                return
+            time.sleep(0.05)
 
     def _cancel_when_gone(self, reader: Any, tag: str, done: threading.Event, what: str) -> None:
         """The client sends nothing after its request: end of stream means it went away."""

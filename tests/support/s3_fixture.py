@@ -3,13 +3,15 @@
 Registered for every test by ``tests/conftest.py`` (``pytest_plugins``); the server only starts when a
 test asks for ``s3_server``, so a run without S3 tests never builds or starts it.
 
-The ``weed`` binary is built once into ``<repo>/.tools`` (git-ignored; the first build takes minutes, later
-sessions reuse it); the server's data and log live in a pytest temporary folder, so a failed run can be
-inspected there.
+The ``weed`` binary is built once per machine into the user's cache (``$XDG_CACHE_HOME/citylake/tools``,
+default ``~/.cache/citylake/tools``), named by its pinned version, so every clone and every session reuse it
+as pip and Maven reuse their caches (the first build takes minutes); ``CITYLAKE_TOOLS`` names another
+folder. The server's data and log live in a pytest temporary folder, so a failed run can be inspected there.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +19,8 @@ import pytest
 
 from .s3server import S3Server, ensure_weed
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLS_DIR = REPO_ROOT / ".tools"
+TOOLS_DIR = Path(os.environ.get("CITYLAKE_TOOLS") or
+                 Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "citylake" / "tools")
 
 
 @pytest.fixture(scope="session")
