@@ -108,12 +108,12 @@ def _step(name: str, resource: str):  # noqa: ANN202
     task); bad data fails the task at once (retries are for infrastructure, not for data)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from jobs.errors import BadData
+    from jobs.errors import BadData, CatalogError
     from jobs.service.client import run_step
 
     try:
         return run_step(name, resource, _settings_with_secrets())
-    except BadData as exc:
+    except (BadData, CatalogError) as exc:  # a broken catalog entry is fixed by editing it, not by a retry
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -227,11 +227,13 @@ class StepServer:
                 answer = {"error": encode_error(exc, traceback.format_exc())}
             finally:
                 done.set()  # before the answer: the client closes the connection once it has it
+                spark_jobs = len(sc._jsc.sc().statusTracker().getJobIdsForTag(tag))  # type: ignore[union-attr]
                 sc.removeJobTag(tag)
                 _reply.reset(context)
             # one JSON line per step, for `make bench-small`'s per-task overhead (task start -> first Spark job)
             log.info("step timing: %s", json.dumps({"step": step, "resource": resource, "received": received,
-                                                     "first_job": first_job.get("at"), "done": time.time()}))
+                                                     "first_job": first_job.get("at"), "done": time.time(),
+                                                     "spark_jobs": spark_jobs}))
             reply.send(answer)
 
     def _bind_thread(self, tag: str) -> Any:

@@ -103,6 +103,11 @@ def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypat
     settings = settings_for(tmp_path / "home")
     monkeypatch.setenv("CITYLAKE_HOME", str(settings.home))
     request.addfinalizer(lambda: stop_servers(settings.home))  # the tasks' step server (started on demand)
+    # a broken entry of the same department next to the real ones costs only itself, not this DAG's tasks
+    broken = tmp_path / "extra-catalog" / "network_governance"
+    broken.mkdir(parents=True)
+    (broken / "broken_entry.yaml").write_text("name: broken_entry\nitems: [unclosed\n", encoding="utf-8")
+    monkeypatch.setenv("CITYLAKE_CATALOG", str(broken.parent))
     export = write_export(appeals, settings.landing, day=date(2026, 11, 26), rows=APPEALS)
     others = [r for r in catalog.resources_of("network_governance") if r.name != appeals.name]
     for res in others:  # every sensor of the DAG must find its export, or dag.test waits for it
