@@ -69,20 +69,17 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
     pools = settings.airflow_home / "pools.json"
     pools.write_text(json.dumps(pools_document(catalog), ensure_ascii=False, indent=2), encoding="utf-8")
     run_airflow(settings, ["pools", "import", str(pools)], log)
-    for department in sorted({r.provider for r in resources}):
-        # the publish DAG runs on the silver Assets the first one emits; `dags test` has no scheduler to
-        # follow Assets, so the demo runs it next, as the scheduler would
-        for dag_id in (f"citylake_{department}", f"citylake_{department}_publish"):
-            print(f"airflow: dags test {dag_id} {day.isoformat()} (log: {log}) ...", end=" ", flush=True)
-            started = time.monotonic()
-            try:
+    try:
+        for department in sorted({r.provider for r in resources}):
+            # the publish DAG runs on the silver Assets the first one emits; `dags test` has no scheduler to
+            # follow Assets, so the demo runs it next, as the scheduler would
+            for dag_id in (f"citylake_{department}", f"citylake_{department}_publish"):
+                print(f"airflow: dags test {dag_id} {day.isoformat()} (log: {log}) ...", end=" ", flush=True)
+                started = time.monotonic()
                 run_airflow(settings, ["dags", "test", dag_id, day.isoformat()], log)
-            except BaseException:
-                stop_servers(settings.home)
-                raise
-            print(f"{time.monotonic() - started:.1f} s", flush=True)
-    # the tasks' step server (one Spark driver for every DAG run above) is not needed any more
-    stop_servers(settings.home)
+                print(f"{time.monotonic() - started:.1f} s", flush=True)
+    finally:  # the tasks' step server (one Spark driver for every DAG run above) is not needed any more
+        stop_servers(settings.home)
 
     from jobs.steps.catalog_table import sync_catalog_table
     from jobs.steps.quarantine import quarantine

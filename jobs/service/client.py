@@ -107,7 +107,7 @@ def stop_servers(home: Path, *, wait_seconds: float = 60.0) -> list[int]:
         stopped.append(address.pid)
     deadline = time.monotonic() + wait_seconds
     for pid in stopped:
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
     return stopped
 
@@ -212,7 +212,8 @@ def rebuild_error(raw: dict[str, Any]) -> Exception:
     return StepFailed(f"{module}.{name}: {message}")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, dead but not yet reaped by its parent, does not)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
             return fh.read().split(")")[-1].split()[0] != "Z"

@@ -143,11 +143,12 @@ def encode_error(exc: BaseException, traceback_text: str) -> dict[str, Any]:
     for name, value in vars(exc).items():
         if name.startswith("_"):
             continue
+        encoded = encode(value)
         try:
-            json.dumps(encode(value))
+            json.dumps(encoded)
         except (TypeError, ValueError):
             continue
-        attrs[name] = encode(value)
+        attrs[name] = encoded
     return {"type": type(exc).__name__, "module": type(exc).__module__, "message": str(exc), "attrs": attrs,
             "traceback": traceback_text}
 

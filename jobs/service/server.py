@@ -165,11 +165,12 @@ class StepServer:
             try:
                 request = json.loads(raw)
             except ValueError:
-                reply.send({"error": encode_error(ConfigurationError("the step server got no valid request"), "")})
+                request = None
+            if not isinstance(request, dict):
+                _refuse(reply, "the step server got no valid request")
                 return
             if not hmac.compare_digest(str(request.get("token", "")), self.token):
-                reply.send({"error": encode_error(ConfigurationError(
-                    "the step server refused a request without its token (read from its address file)"), "")})
+                _refuse(reply, "the step server refused a request without its token (read from its address file)")
                 return
             kind = request.get("kind")
             if kind == "ping":
@@ -181,7 +182,7 @@ class StepServer:
             elif kind == "step":
                 self._run_step(request, reply, reader)
             else:
-                reply.send({"error": encode_error(ConfigurationError(f"unknown request kind {kind!r}"), "")})
+                _refuse(reply, f"unknown request kind {kind!r}")
         finally:
             with self.lock:
                 self.active -= 1
@@ -268,6 +269,10 @@ class StepServer:
             log.warning("step server: the client of %s went away; cancelling its Spark jobs", what)
             assert self.spark is not None
             self.spark.sparkContext.cancelJobsWithTag(tag)
+
+
+def _refuse(reply: _Reply, message: str) -> None:
+    reply.send({"error": encode_error(ConfigurationError(message), "")})
 
 
 def _write_private(path: Path, text: str) -> None:
