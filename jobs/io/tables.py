@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from jobs.io.lake_tables import DELTA_LOG, located
 from jobs.settings import Settings
-from jobs.transforms.sql_text import sql_literal
+from jobs.sql_text import sql_literal
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -1,9 +1,9 @@
-"""Rules by name: each builds a Spark Column that is null when the row passes and holds a short
-English detail (possibly empty) when it fails.
+"""Rules by name: each builds a Spark SQL expression (text, see `jobs.sql_text`) that is null when the
+row passes and holds the failure's detail (`struct<en, zh>`, possibly empty strings) when it fails.
 
-All rules of a resource are combined into one `select` by `jobs.transforms.conform`; a rule never
-triggers a Spark job of its own. Nulls pass every rule except `not_null`: whether a value must be
-present is the `required` flag's business, not each rule's.
+All rules of a resource are combined into one pass by `jobs.transforms.conform`; a rule never
+triggers a Spark job of its own, and building one needs no Spark at all. Nulls pass every rule except
+`not_null`: whether a value must be present is the `required` flag's business, not each rule's.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from pyspark.sql import Column
-
 from jobs.rules.divisions import DivisionIndex
 
-RuleBuilder = Callable[..., Column]
+#: (value expression, context, **params) -> failure-detail expression, all Spark SQL text
+RuleBuilder = Callable[..., str]
 
 
 @dataclass(frozen=True)
@@ -26,20 +25,20 @@ class RuleContext:
     division codes `cn_division` checks against (None: the packaged reference), what `references`
     found in other tables, and the items' types."""
 
-    columns: Mapping[str, Column] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict)
     as_of: date = date(2100, 1, 1)
     item: str = ""
-    row_key: Column | None = None
+    row_key: str | None = None
     #: item -> (smallest, largest) primary key in silver holding the row's value of that item
-    silver_keys: Mapping[str, tuple[Column, Column]] = field(default_factory=dict)
+    silver_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     divisions: DivisionIndex | None = None
     #: item -> a column that is non-null when the row's value is in the referenced silver table (an item
     #: missing here has a `references` rule whose table does not exist yet: not judged)
-    references: Mapping[str, Column] = field(default_factory=dict)
+    references: Mapping[str, str] = field(default_factory=dict)
     #: item -> its catalog type (string, integer, decimal, date, timestamp, boolean)
     types: Mapping[str, str] = field(default_factory=dict)
 
-    def column(self, name: str) -> Column:
+    def column(self, name: str) -> str:
         return self.columns[name]
 
 
@@ -58,8 +57,8 @@ def register(name: str) -> Callable[[RuleBuilder], RuleBuilder]:
     return wrap
 
 
-def build(name: str, value: Column, ctx: RuleContext, params: Mapping[str, object]) -> Column:
-    """The failure-detail Column of rule `name` applied to `value`."""
+def build(name: str, value: str, ctx: RuleContext, params: Mapping[str, object]) -> str:
+    """The failure-detail expression of rule `name` applied to the expression `value`."""
     _load_builtin_rules()
     return RULES[name](value, ctx, **params)
 

@@ -1,4 +1,4 @@
-"""Bronze batch -> typed rows with every rule's verdict, in one `select`.
+"""Bronze batch -> typed rows with every rule's verdict, in one pass of Spark SQL expressions.
 
 The result keeps the raw strings (for quarantine and correction by the department), the typed
 values (for silver) and two arrays of reasons: `_errors` (the row goes to quarantine) and
@@ -9,18 +9,37 @@ or the environment: `as_of` arrives as an argument.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.catalog.derive import spark_type
 from jobs.catalog.model import DataItem, Resource, RuleRef
 from jobs.rules import registry
 from jobs.rules.divisions import DivisionIndex
-from jobs.rules.generic import fail_when
+from jobs.rules.generic import detail as failure_detail
+from jobs.rules.generic import fail_when, first_line_over
 from jobs.rules.specs import IMPLICIT_RULES, RULE_SPECS
+from jobs.sql_text import (
+    alias,
+    and_,
+    binary,
+    call,
+    cast,
+    coalesce,
+    concat,
+    is_not_null,
+    is_null,
+    isin,
+    lit,
+    named_struct,
+    rlike,
+    sql_column,
+    try_cast,
+    when,
+)
 
 REASON_FIELDS = ("rule", "field", "value", "severity", "message", "message_zh")
 LINEAGE = ("_batch_id", "_source_file", "_row_number", "_ingested_at")
@@ -36,11 +55,11 @@ EPOCH_SECONDS = "epoch_seconds"
 EPOCH_MILLIS = "epoch_millis"
 
 
-def normalise(raw: Column, *, halfwidth: bool = False) -> Column:
+def normalise(raw: str, *, halfwidth: bool = False) -> str:
     """Trim (after full-width -> half-width when asked); an empty string is a missing value."""
-    value = F.translate(raw, FULLWIDTH, HALFWIDTH) if halfwidth else raw
-    trimmed = F.trim(value)
-    return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
+    value = call("translate", raw, lit(FULLWIDTH), lit(HALFWIDTH)) if halfwidth else raw
+    trimmed = call("trim", value)
+    return when((binary(trimmed, "=", "''"), "NULL"), otherwise=trimmed)
 
 
 def wants_halfwidth(item: DataItem) -> bool:
@@ -48,18 +67,17 @@ def wants_halfwidth(item: DataItem) -> bool:
     return item.type != "string" or bool(item.rules) or item.pii in ("phone", "resident_id")
 
 
-def excel_serial(value: Column) -> Column:
+def excel_serial(value: str) -> str:
     """An Excel serial as TIMESTAMP_NTZ, honouring Excel's fictitious 1900-02-29 (serial 60 -> null)."""
-    serial = F.when(value.rlike(r"^[0-9]{1,6}(\.[0-9]+)?$"), value.try_cast("double"))
-    days = F.floor(serial).cast("int")
-    seconds = F.round((serial - F.floor(serial)) * 86400).cast("int")
+    serial = when((rlike(value, r"^[0-9]{1,6}(\.[0-9]+)?$"), try_cast(value, "DOUBLE")))
+    days = cast(call("floor", serial), "INT")
+    seconds = cast(call("round", f"({serial} - floor({serial})) * 86400"), "INT")
     # serials before 61 count the day Excel invented; 1 must land on 1900-01-01
-    days = F.when(days == 60, F.lit(None)).when(days < 60, days + 1).otherwise(days)
-    base = F.lit("1899-12-30 00:00:00").cast("timestamp_ntz")
-    return base + F.make_dt_interval(days, F.lit(0), F.lit(0), seconds)
+    days = when((binary(days, "=", "60"), "NULL"), (binary(days, "<", "60"), f"{days} + 1"), otherwise=days)
+    return f"({cast(lit('1899-12-30 00:00:00'), 'TIMESTAMP_NTZ')} + make_dt_interval({days}, 0, 0, {seconds}))"
 
 
-def epoch(value: Column, *, millis: bool = False) -> Column:
+def epoch(value: str, *, millis: bool = False) -> str:
     """A Unix epoch number as TIMESTAMP_NTZ: the city's wall-clock time at that instant.
 
     `epoch_seconds` reads 9-10 digits with an optional fraction (kept to the microsecond),
@@ -77,13 +95,13 @@ def epoch(value: Column, *, millis: bool = False) -> Column:
     in the city); taking the UTC day would put the first a day early.
     """
     if millis:
-        number = F.when(value.rlike(r"^[1-9][0-9]{11,12}$"), value.try_cast("long"))
-        return F.timestamp_millis(number).cast("timestamp_ntz")
-    seconds = F.when(value.rlike(r"^[1-9][0-9]{8,9}(\.[0-9]+)?$"), value.try_cast("decimal(16,6)"))
-    return F.timestamp_micros((seconds * 1_000_000).cast("long")).cast("timestamp_ntz")
+        number = when((rlike(value, r"^[1-9][0-9]{11,12}$"), try_cast(value, "BIGINT")))
+        return cast(call("timestamp_millis", number), "TIMESTAMP_NTZ")
+    seconds = when((rlike(value, r"^[1-9][0-9]{8,9}(\.[0-9]+)?$"), try_cast(value, "DECIMAL(16,6)")))
+    return cast(call("timestamp_micros", cast(f"{seconds} * 1000000", "BIGINT")), "TIMESTAMP_NTZ")
 
 
-def _datetime(value: Column, formats: tuple[str, ...], *, date_only: bool) -> Column:
+def _datetime(value: str, formats: tuple[str, ...], *, date_only: bool) -> str:
     parsed = []
     for f in formats:
         if f == EXCEL_SERIAL:
@@ -91,83 +109,92 @@ def _datetime(value: Column, formats: tuple[str, ...], *, date_only: bool) -> Co
         elif f in (EPOCH_SECONDS, EPOCH_MILLIS):
             parsed.append(epoch(value, millis=f == EPOCH_MILLIS))
         elif date_only:
-            parsed.append(F.try_to_date(value, f))
+            parsed.append(call("try_to_date", value, lit(f)))
         else:
-            parsed.append(F.try_to_timestamp(value, F.lit(f)).cast("timestamp_ntz"))
-    result = F.coalesce(*parsed)
-    return result.cast("date") if date_only else result
+            parsed.append(cast(call("try_to_timestamp", value, lit(f)), "TIMESTAMP_NTZ"))
+    result = coalesce(*parsed)
+    return cast(result, "DATE") if date_only else result
 
 
-def parse(value: Column, item: DataItem) -> Column:
+def sql_type(item: DataItem) -> str:
+    """The item's silver type as Spark SQL names it (bigint, decimal(18,2), timestamp_ntz ...)."""
+    return spark_type(item).simpleString()
+
+
+def parse(value: str, item: DataItem) -> str:
     """Typed value or null when it cannot be read (the `type` rule reports that)."""
     if item.type == "string":
         return value
     if item.type in ("integer", "decimal"):
-        return value.try_cast(spark_type(item))
+        return try_cast(value, sql_type(item))
     if item.type in ("date", "timestamp"):
         return _datetime(value, item.formats, date_only=item.type == "date")
-    lowered = F.lower(value)
-    return (
-        F.when(lowered.isin("1", "true", "y", "yes", "是"), F.lit(True))
-        .when(lowered.isin("0", "false", "n", "no", "否"), F.lit(False))
-    )
+    lowered = call("lower", value)
+    return when((isin(lowered, ("1", "true", "y", "yes", "是")), "true"),
+                (isin(lowered, ("0", "false", "n", "no", "否")), "false"))
 
 
-def reason(rule: str, field: str, raw: Column, severity: str, detail: Column, en: str, zh: str) -> Column:
-    """A reason struct, or null when `detail` (a rule's `struct<en, zh>`, see `jobs.rules.generic.detail`)
-    is null (the row passed). Both messages carry the whole detail; a Chinese message with a `{detail}`
-    placeholder puts it there (主键重复，首次出现于第 5 行), any other appends it in brackets."""
-    en_detail, zh_detail = detail["en"], detail["zh"]
-    message = F.when(en_detail == "", F.lit(f"{field}: {en}")).otherwise(F.concat(F.lit(f"{field}: {en}: "), en_detail))
+def reason(rule: str, field: str, raw: str, severity: str, detail: str, en: str, zh: str) -> str:
+    """A reason struct, or null when `detail` (a rule's `struct<en, zh>`, see `jobs.rules.generic.detail`;
+    a column name, since it is read three times) is null (the row passed). Both messages carry the whole
+    detail; a Chinese message with a `{detail}` placeholder puts it there (主键重复，首次出现于第 5 行),
+    any other appends it in brackets."""
+    en_detail, zh_detail = f"{detail}.en", f"{detail}.zh"
+    message = when((binary(en_detail, "=", "''"), lit(f"{field}: {en}")),
+                   otherwise=concat(lit(f"{field}: {en}: "), en_detail))
     if "{detail}" in zh:
         before, after = zh.split("{detail}", 1)
-        message_zh = F.concat(F.lit(f"{field}：{before}"), zh_detail, F.lit(after))
+        message_zh = concat(lit(f"{field}：{before}"), zh_detail, lit(after))
     else:
-        message_zh = F.when(zh_detail == "", F.lit(f"{field}：{zh}")) \
-            .otherwise(F.concat(F.lit(f"{field}：{zh}（"), zh_detail, F.lit("）")))
-    return F.when(
-        detail.isNotNull(),
-        F.struct(
-            F.lit(rule).alias("rule"),
-            F.lit(field).alias("field"),
-            raw.cast("string").alias("value"),
-            F.lit(severity).alias("severity"),
-            message.alias("message"),
-            message_zh.alias("message_zh"),
-        ),
-    )
+        message_zh = when((binary(zh_detail, "=", "''"), lit(f"{field}：{zh}")),
+                          otherwise=concat(lit(f"{field}：{zh}（"), zh_detail, lit("）")))
+    return when((is_not_null(detail), named_struct(
+        rule=lit(rule), field=lit(field), value=cast(raw, "STRING"), severity=lit(severity),
+        message=message, message_zh=message_zh)))
 
 
-def only_when(ref: RuleRef, detail: Column, ctx: registry.RuleContext) -> Column:
+def only_when(ref: RuleRef, detail: str, ctx: registry.RuleContext) -> str:
     """The rule's failure detail limited to the rows its `when` selects (all rows without one)."""
     if not ref.when:
         return detail
-    selected = F.lit(True)
-    for other, values in sorted(ref.when.items()):
-        selected = selected & F.coalesce(ctx.column(other).cast("string").isin(list(values)), F.lit(False))
-    return F.when(selected, detail)
+    selected = and_(*[coalesce(isin(cast(ctx.column(other), "STRING"), [str(v) for v in values]), "false")
+                      for other, values in sorted(ref.when.items())])
+    return when((selected, detail))
 
 
-def _item_reasons(item: DataItem, raw: Column, typed: Column, ctx: registry.RuleContext) -> list[Column]:
+@dataclass(frozen=True)
+class _Check:
+    """One rule applied to one field: its failure detail (an expression) and how its reason reads."""
+
+    rule: str
+    field: str
+    raw: str
+    severity: str
+    detail: str
+    en: str
+    zh: str
+
+
+def _item_checks(item: DataItem, raw: str, typed: str, ctx: registry.RuleContext) -> list[_Check]:
     out = []
     if item.required:
         spec = RULE_SPECS["not_null"]
-        out.append(reason("not_null", item.name, raw, "error", registry.build("not_null", raw, ctx, {}),
+        out.append(_Check("not_null", item.name, raw, "error", registry.build("not_null", raw, ctx, {}),
                           spec.message_en, spec.message_zh))
     if item.type != "string":
         en, zh = IMPLICIT_RULES["type"]
         fmt = f" ({' | '.join(item.formats)})" if item.formats else ""
-        detail = fail_when(raw.isNotNull() & typed.isNull())
-        out.append(reason("type", item.name, raw, "error", detail, f"{en} {item.type}{fmt}", f"{zh}{item.type}"))
+        detail = fail_when(and_(is_not_null(raw), is_null(typed)))
+        out.append(_Check("type", item.name, raw, "error", detail, f"{en} {item.type}{fmt}", f"{zh}{item.type}"))
     if item.length is not None and item.type == "string":
         spec = RULE_SPECS["length"]
-        out.append(reason("length", item.name, raw, "error",
-                          registry.build("length", typed, ctx, {"max": item.length}), spec.message_en, spec.message_zh))
+        out.append(_Check("length", item.name, raw, "error", registry.build("length", typed, ctx, {"max": item.length}),
+                          spec.message_en, spec.message_zh))
     item_ctx = replace(ctx, item=item.name)
     for ref in item.rules:
         spec = RULE_SPECS[ref.rule]
         detail = only_when(ref, registry.build(ref.rule, typed, item_ctx, ref.params), ctx)
-        out.append(reason(ref.rule, item.name, raw, ref.severity, detail, spec.message_en, spec.message_zh))
+        out.append(_Check(ref.rule, item.name, raw, ref.severity, detail, spec.message_en, spec.message_zh))
     return out
 
 
@@ -204,73 +231,89 @@ def conform_batch(bronze: DataFrame, resource: Resource, *, as_of: date,
         columns, and either `_raw` (struct of the raw strings, rows with errors) or `_typed` (struct of
         typed values, rows without).
     """
-    raw = {i.name: normalise(F.col(f"`{i.name}`"), halfwidth=wants_halfwidth(i)) for i in resource.items}
-    typed = {i.name: parse(raw[i.name], i) for i in resource.items}
-    row_key = F.concat_ws("|", *[typed[k].cast("string") for k in resource.primary_key])
+    items = resource.items
+    raw = {i.name: sql_column(f"__raw__{i.name}") for i in items}
+    typed = {i.name: sql_column(f"__typed__{i.name}") for i in items}
+    row_key = call("concat_ws", "'|'", *[cast(typed[k], "STRING") for k in resource.primary_key])
     silver_keys = {}
     for k, (name, pairs) in enumerate(sorted((existing or {}).items())):
         prefix = f"__silver{k}"
         per_value = pairs.groupBy("value").agg(F.min("key").alias(f"{prefix}_low"),
                                                F.max("key").alias(f"{prefix}_high"))
-        bronze = bronze.join(per_value.withColumnRenamed("value", f"{prefix}_value"),
-                             typed[name].cast("string") == F.col(f"{prefix}_value"), "left")
-        silver_keys[name] = (F.col(f"{prefix}_low"), F.col(f"{prefix}_high"))
+        silver_keys[name] = (sql_column(f"{prefix}_low"), sql_column(f"{prefix}_high"))
+        bronze = _left_join(bronze, per_value.withColumnRenamed("value", f"{prefix}_value"),
+                            _normalised_typed(resource, name), f"{prefix}_value")
     found = {}
     for k, (name, values) in enumerate(sorted((referenced or {}).items())):
         prefix = f"__ref{k}"
-        bronze = bronze.join(values.select(F.col("value").alias(f"{prefix}_value")).distinct(),
-                             typed[name].cast("string") == F.col(f"{prefix}_value"), "left")
-        found[name] = F.col(f"{prefix}_value")
+        bronze = _left_join(bronze, values.select(F.col("value").alias(f"{prefix}_value")).distinct(),
+                            _normalised_typed(resource, name), f"{prefix}_value")
+        found[name] = sql_column(f"{prefix}_value")
     ctx = registry.RuleContext(columns=typed, as_of=as_of, row_key=row_key if resource.primary_key else None,
                                silver_keys=silver_keys, divisions=divisions, references=found,
-                               types={i.name: i.type for i in resource.items})
+                               types={i.name: i.type for i in items})
 
-    reasons: list[Column] = []
-    for item in resource.items:
-        reasons += _item_reasons(item, raw[item.name], typed[item.name], ctx)
+    checks: list[_Check] = []
+    for item in items:
+        checks += _item_checks(item, raw[item.name], typed[item.name], ctx)
     for check in resource.checks:
         spec = RULE_SPECS[check.rule]
         field = str(check.params["field"])
         detail = only_when(check, registry.build(check.rule, typed[field], ctx, check.params), ctx)
-        reasons.append(reason(check.rule, field, raw[field], check.severity, detail, spec.message_en, spec.message_zh))
+        checks.append(_Check(check.rule, field, raw[field], check.severity, detail, spec.message_en, spec.message_zh))
     en, zh = IMPLICIT_RULES["malformed_record"]
-    reasons.append(reason("malformed_record", "*", F.to_json("_rescued"), "error",
-                          fail_when(F.col("_parse_error").isNotNull(), F.col("_parse_error")), en, zh))
-
+    checks.append(_Check("malformed_record", "*", call("to_json", "`_rescued`"), "error",
+                         fail_when(is_not_null("`_parse_error`"), failure_detail(en_sql="`_parse_error`")), en, zh))
     if resource.primary_key:
-        pk_cols = [typed[k] for k in resource.primary_key]
-        window = Window.partitionBy(*pk_cols).orderBy("_row_number")
-        first_line = F.first("_row_number").over(window)
-        is_dup = F.row_number().over(window) > 1
-        all_present = F.lit(True)
-        for c in pk_cols:
-            all_present = all_present & c.isNotNull()
+        pk = [typed[k] for k in resource.primary_key]
+        first_line, rank = first_line_over(*pk)
         en, zh = IMPLICIT_RULES["duplicate_key"]
-        key_raw = F.concat_ws("|", *[raw[k] for k in resource.primary_key])
-        dup_detail = fail_when(is_dup & all_present, first_line.cast("string"))
-        reasons.append(reason("duplicate_key", ",".join(resource.primary_key), key_raw, "error", dup_detail, en, zh))
+        key_raw = call("concat_ws", "'|'", *[raw[k] for k in resource.primary_key])
+        dup = fail_when(and_(binary(rank, ">", "1"), *[is_not_null(c) for c in pk]),
+                        failure_detail(en_sql=cast(first_line, "STRING")))
+        checks.append(_Check("duplicate_key", ",".join(resource.primary_key), key_raw, "error", dup, en, zh))
 
-    all_reasons = F.filter(F.array(*reasons), lambda r: r.isNotNull())
-    evaluated = bronze.select(
-        *[F.col(c) for c in LINEAGE],
-        F.struct(*[F.col(f"`{i.name}`").alias(i.name) for i in resource.items]).alias("_raw"),
-        F.struct(*[typed[i.name].cast(spark_type(i)).alias(i.name) for i in resource.items]).alias("_typed"),
-        all_reasons.alias("_reasons"),
-    ).select(
-        *LINEAGE, "_raw", "_typed",
-        F.filter("_reasons", lambda r: r["severity"] == "error").alias("_errors"),
-        F.filter("_reasons", lambda r: r["severity"] == "warn").alias("_warnings"),
+    # One projection per layer, each column referring to the layer below by name: a typed value or a
+    # rule's detail is computed once per row however many rules read it (Spark keeps such layers apart
+    # rather than copy a non-trivial expression into each reader), and the SQL text stays small.
+    lineage = [sql_column(c) for c in LINEAGE]
+    stage = bronze.selectExpr("*", *[alias(normalise(sql_column(i.name), halfwidth=wants_halfwidth(i)),
+                                           f"__raw__{i.name}") for i in items])
+    stage = stage.selectExpr("*", *[alias(parse(raw[i.name], i), f"__typed__{i.name}") for i in items])
+    stage = stage.selectExpr(*lineage, "`_rescued`", *raw.values(), *[sql_column(i.name) for i in items],
+                             *[alias(cast(typed[i.name], sql_type(i)), f"__typed__{i.name}") for i in items],
+                             *[alias(c.detail, f"__detail{k}") for k, c in enumerate(checks)])
+    reasons = [reason(c.rule, c.field, c.raw, c.severity, sql_column(f"__detail{k}"), c.en, c.zh)
+               for k, c in enumerate(checks)]
+    raw_struct = named_struct(**{i.name: sql_column(i.name) for i in items})
+    typed_struct = named_struct(**{i.name: typed[i.name] for i in items})
+    evaluated = stage.selectExpr(
+        *lineage, alias(raw_struct, "_raw"), alias(typed_struct, "_typed"),
+        alias(f"filter(array({', '.join(reasons)}), r -> r IS NOT NULL)", "_reasons"),
+    ).selectExpr(
+        *lineage, "_raw", "_typed",
+        "filter(_reasons, r -> r.severity = 'error') AS _errors",
+        "filter(_reasons, r -> r.severity = 'warn') AS _warnings",
     )
     # Keep the raw strings only where they are needed (quarantine) and the typed values only where
     # they are accepted: a persisted batch is then about half as wide.
-    failed = F.size("_errors") > 0
-    return evaluated.select(
-        *LINEAGE,
-        F.when(failed, F.col("_raw")).alias("_raw"),
-        F.when(~failed, F.col("_typed")).alias("_typed"),
+    return evaluated.selectExpr(
+        *lineage,
+        "CASE WHEN size(_errors) > 0 THEN _raw END AS _raw",
+        "CASE WHEN size(_errors) = 0 THEN _typed END AS _typed",
         "_errors",
         "_warnings",
     )
+
+
+def _normalised_typed(resource: Resource, name: str) -> str:
+    """The typed value of item `name` straight from the bronze column (for joins, before the layers exist)."""
+    item = next(i for i in resource.items if i.name == name)
+    return parse(normalise(sql_column(name), halfwidth=wants_halfwidth(item)), item)
+
+
+def _left_join(bronze: DataFrame, lookup: DataFrame, typed_value: str, key: str) -> DataFrame:
+    return bronze.join(lookup, F.expr(cast(typed_value, "STRING")) == F.col(key), "left")
 
 
 def accepted_rows(evaluated: DataFrame) -> DataFrame:

@@ -17,7 +17,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.transforms.sql_text import sql_column, sql_literal
+from jobs.sql_text import sql_column, sql_literal
 
 
 @dataclass(frozen=True)
