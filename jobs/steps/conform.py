@@ -42,8 +42,8 @@ def conform(resource: str, *, settings: Settings | None = None, now: datetime | 
     """
     rt = runtime(settings, now)
     res = rt.resource(resource)
-    done = ops.batches_done(rt.spark, rt.settings, res.name, "conform")
-    pending = [b for b in ops.ingested_batches(rt.spark, rt.settings, res.name) if b.batch_id not in done]
+    done = ops.batches_done(rt.settings, res.name, "conform")
+    pending = [b for b in ops.ingested_batches(rt.settings, res.name) if b.batch_id not in done]
     # What the rules look up elsewhere (silver values, the city's division list, referenced tables) does
     # not change while this step runs: read it once, not once per batch.
     lookups = {"existing": _silver_values(rt, res), "divisions": division_index(rt, res),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -88,8 +89,15 @@ def ingest(resource: str, *, settings: Settings | None = None, now: datetime | N
     return outcomes
 
 
+class _Seen(NamedTuple):
+    file: str
+    sha256: str
+    size: int
+    status: str
+
+
 def _manifest_rows(rt: Runtime, resource: str) -> list:
-    return ops.read(rt.spark, rt.settings, "manifest", resource).select("file", "sha256", "size", "status").collect()
+    return [_Seen(**r) for r in ops.rows(rt.settings, "manifest", _Seen._fields, resource=resource)]
 
 
 def _ingest_file(rt: Runtime, res: Resource, landing: Landing, file: LandedFile, seen: list) -> FileOutcome:

@@ -38,9 +38,9 @@ UPDATED = FieldInfo("data_updated_at", "数据更新时间", "timestamp", "该�
 
 def _check_validated(rt: Runtime, res: Resource) -> list[str]:
     """Batch ids covered by this publish; raises when one is unvalidated or failed."""
-    ledger = ops.read(rt.spark, rt.settings, "ledger", res.name)
-    conformed = ops.batches_ok(rt.spark, rt.settings, res.name, "conform")
-    validated = {r.batch_id: r.status for r in ledger.where(F.col("step") == "validate").collect()}
+    conformed = ops.batches_ok(rt.settings, res.name, "conform")
+    validated = {r["batch_id"]: r["status"] for r in ops.rows(rt.settings, "ledger", ("batch_id", "status"),
+                                                               resource=res.name, step="validate")}
     missing = sorted(conformed - validated.keys())
     if missing:
         raise NotReady(f"{res.name}: batches {', '.join(missing)} are conformed but not validated; run validate first")

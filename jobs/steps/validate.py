@@ -37,9 +37,9 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
     res = rt.resource(resource)
     spark, settings = rt.spark, rt.settings
     document = load_suite_file(suite_path(settings.expectations_dir, res))
-    conformed = ops.batches_ok(spark, settings, res.name, "conform")
-    done = ops.batches_done(spark, settings, res.name, "validate")
-    pending = [(b.batch_id, b.source_file) for b in ops.ingested_batches(spark, settings, res.name)
+    conformed = ops.batches_ok(settings, res.name, "conform")
+    done = ops.batches_done(settings, res.name, "validate")
+    pending = [(b.batch_id, b.source_file) for b in ops.ingested_batches(settings, res.name)
                if b.batch_id in conformed - done]
     audit_path = settings.table_path("audit", res.name)
     results, failures = [], []
@@ -93,10 +93,10 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
 
 def _recent_counts(rt: Runtime, res: Resource) -> list[int]:
     """Accepted row counts of the resource's validated batches, newest first (for history-relative checks)."""
-    rows = (ops.read(rt.spark, rt.settings, "ledger", res.name)
-            .where((F.col("step") == "validate") & (F.col("status") == "ok"))
-            .orderBy(F.desc("recorded_at"), F.desc("batch_id")).select("rows_accepted").limit(50).collect())
-    return [int(r.rows_accepted) for r in rows]
+    found = ops.rows(rt.settings, "ledger", ("rows_accepted", "recorded_at", "batch_id"), resource=res.name,
+                     step="validate", status="ok")
+    found.sort(key=lambda r: (r["recorded_at"], r["batch_id"]), reverse=True)
+    return [int(r["rows_accepted"]) for r in found[:50]]
 
 
 def _promote(rt: Runtime, res: Resource, batch: str, rows: DataFrame, n_rows: int) -> str:
