@@ -8,7 +8,7 @@ GB     ?= 2
 REQUESTS    ?= 2000
 CONCURRENCY ?= 16
 
-.PHONY: demo test test-fast bench bench-small bench-bigfile bench-dags bench-api serve snapshots lint expectations clean-lake
+.PHONY: demo test test-fast test-integration test-dags test-production bench bench-small bench-bigfile bench-dags bench-api serve snapshots lint expectations clean-lake
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,19 @@ test: $(STAMP)
 	$(BIN)/citylake expectations --check
 	$(BIN)/pytest
 
+# the edit loop: pure logic, no Spark session
 test-fast: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+# one part of the suite at a time (each is also in `make test`)
+test-integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+test-dags: $(STAMP)
+	$(BIN)/pytest tests/dags
+
+test-production: $(STAMP)
+	$(BIN)/pytest tests/production
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.pipeline --rows $(ROWS)

@@ -23,6 +23,7 @@ from jobs.catalog.drift import ColumnPlan, DriftReport, TypeSampler, plan_column
 from jobs.catalog.model import Resource
 from jobs.errors import ExportRejected
 from jobs.io.decoding import decoded_lines, detect_encoding
+from jobs.sql_text import sql_column
 
 ROWS_PER_GROUP = 100_000
 BOM = "\ufeff"
@@ -41,8 +42,16 @@ class StagedExport:
     encoding: str = ""
 
 
+def staged_ddl(resource: Resource) -> str:
+    """The staged file's columns as a Spark DDL schema (as `StagingWriter` writes them): given to the reader,
+    it spares Spark a schema-inference job over the file's footer."""
+    items = ", ".join(f"{sql_column(n)} STRING" for n in resource.item_names)
+    return f"`_row_number` BIGINT, {items}, `_parse_error` STRING, `_rescued` MAP<STRING, STRING>"
+
+
 class StagingWriter:
-    """Accumulates staged records column-wise and writes Parquet row groups (bounded memory)."""
+    """Accumulates staged records column-wise and writes Parquet row groups (bounded memory; columns as
+    `staged_ddl` states them)."""
 
     def __init__(self, staged: Path, resource: Resource):
         names = resource.item_names

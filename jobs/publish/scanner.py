@@ -31,6 +31,7 @@ from jobs.publish.readback import NotStreamable, RowScreen, sheet_names, string_
 from jobs.publish.readback import column_index as _column_index
 from jobs.publish.readback import number_text as _number_text
 from jobs.rules.identifiers import is_valid_resident_id_checksum
+from jobs.sql_text import call, cast, lit, rlike, sql_column
 
 log = logging.getLogger(__name__)
 
@@ -370,19 +371,29 @@ def scan_frame(df: DataFrame, *, where: str = "table", allowed: Mapping[str, Seq
     if not scanned:
         return []
     text = {c: F.col(f"`{c}`").cast("string") for c in scanned}
+    # One aggregation, written as SQL text: a Column per pattern and column would cost five py4j round trips
+    # each (a wide open table has a few hundred of them).
+    measured: list[tuple[str, str, int | None]] = []  # (column, kind, canary index) per aggregate
     aggs = []
     for c in scanned:
-        aggs += [F.count_if(text[c].rlike(p)).alias(f"{c}\u0000{kind}")
-                 for kind, p in PATTERNS.items() if kind not in allowed.get(c, ())]
-        aggs += [F.count_if(text[c].contains(v)).alias(f"{c}\u0000canary\u0000{n}")
-                 for n, v in enumerate(canaries) if v]
-    counts = single_row(df.agg(*aggs)).asDict()
+        value = cast(sql_column(c), "STRING")
+        for kind, pattern in PATTERNS.items():
+            if kind not in allowed.get(c, ()):
+                measured.append((c, kind, None))
+                aggs.append(call("count_if", rlike(value, pattern)))
+        for n, v in enumerate(canaries):
+            if v:
+                measured.append((c, "canary", n))
+                aggs.append(call("count_if", call("contains", value, lit(v))))
+    if not aggs:
+        return []
+    row = single_row(df.selectExpr(*[f"{a} AS a{k}" for k, a in enumerate(aggs)]))
+    counts = {measured[k]: row[k] for k in range(len(measured))}
     findings = []
-    for key, count in counts.items():
+    for (column, kind, canary), count in counts.items():
         if not count:
             continue
-        column, kind = key.split("\u0000")[:2]
-        example = canaries[int(key.split("\u0000")[2])] if kind == "canary" else ""
+        example = canaries[canary] if canary is not None else ""
         if kind in CHECKED:
             candidates = (df.select(F.explode(F.regexp_extract_all(text[column], F.lit(PATTERNS[kind]), 0)).alias("v"))
                           .distinct().limit(MAX_CANDIDATES).collect())

@@ -25,7 +25,7 @@ from jobs.errors import ExportRejected, FilesRejected, LedgerImbalance, SchemaMi
 from jobs.io import delta, ops
 from jobs.io.decoding import codec_for
 from jobs.io.excel import stage_xlsx
-from jobs.io.exports import StagedExport, stage_csv
+from jobs.io.exports import StagedExport, stage_csv, staged_ddl
 from jobs.io.jsonlines import stage_jsonl
 from jobs.io.landing import LandedFile, Landing, landing_for
 from jobs.settings import Settings
@@ -164,7 +164,7 @@ def _append_bronze(rt: Runtime, res: Resource, file: LandedFile, sha: str, batch
         keep = F.array(*[F.lit(label) for label in evolved])
         rescued = F.map_filter("_rescued", lambda k, _v: ~F.array_contains(keep, k))
         rescued = F.when(F.size(rescued) > 0, rescued)
-    frame = spark.read.parquet(str(staged.path)).select(
+    frame = spark.read.schema(staged_ddl(res)).parquet(str(staged.path)).select(
         *[F.col(f"`{n}`") for n in res.item_names],
         F.lit(file.relative).alias("_source_file"),
         F.lit(sha).alias("_source_sha256"),

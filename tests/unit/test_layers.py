@@ -54,3 +54,24 @@ def test_a_sensor_poke_imports_no_spark():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_rules_are_built_without_spark():
+    """Rules are SQL text: building every catalog rule of every resource's pass imports no pyspark, so the
+    rule library is pure logic (and cannot fall back to per-Column py4j calls unnoticed)."""
+    code = (
+        "import sys; from datetime import date; from jobs.catalog import load_catalog;"
+        "from jobs.settings import BUILTIN_CATALOG; from jobs.rules import registry;"
+        "catalog = load_catalog([BUILTIN_CATALOG]); built = 0\n"
+        "for res in catalog.resources.values():\n"
+        "    ctx = registry.RuleContext(columns={i.name: f'`{i.name}`' for i in res.items}, as_of=date(2026, 1, 1),"
+        " types={i.name: i.type for i in res.items})\n"
+        "    for item in res.items:\n"
+        "        for ref in item.rules:\n"
+        "            assert registry.build(ref.rule, f'`{item.name}`', ctx, ref.params).strip(); built += 1\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'pandas', 'great_expectations'));"
+        "print(built, ','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    built, heavy = (out.stdout.strip().split(" ") + [""])[:2]
+    assert int(built) > 20 and heavy == ""
