@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from jobs import __version__
 from jobs.errors import (
     BadData,
     CatalogError,
@@ -31,6 +32,7 @@ STEPS = ("ingest", "conform", "validate", "publish", "run")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="citylake", description="citylake data-lake ETL", epilog=EXIT_CODES_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"citylake {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for step in STEPS:
         s = sub.add_parser(step, help=f"{step} one catalog resource")

@@ -5,11 +5,11 @@ the CLI, from an Airflow task or from a test that builds its own settings for a 
 
 | variable | meaning | default |
 | --- | --- | --- |
-| CITYLAKE_HOME | root of landing/, lake/, open/, airflow/ | `<checkout>/.citylake` |
-| CITYLAKE_CATALOG | extra catalog folders, `:`-separated, read after `schemas/` | none |
+| CITYLAKE_HOME | root of landing/, lake/, open/, airflow/ | `<checkout>/.citylake`; else `~/.local/share/citylake` |
+| CITYLAKE_CATALOG | extra catalog folders, `:`-separated, read after the built-in catalog (`schemas/`) | none |
 | CITYLAKE_SPARK_MASTER | Spark master URL | `local[*]` |
 | CITYLAKE_PROFILE | `embedded` (local everything) or `production` | `embedded` |
-| CITYLAKE_JARS | cache folder for the Delta Lake jars | `<checkout>/.jars` |
+| CITYLAKE_JARS | cache folder for the Delta Lake jars | `<checkout>/.jars`; installed: `~/.cache/citylake/jars` |
 | CITYLAKE_SHUFFLE_PARTITIONS | `spark.sql.shuffle.partitions` | 4 |
 | CITYLAKE_LANDING | landing zone root: a folder or `s3://bucket/prefix` | `$CITYLAKE_HOME/landing` |
 | CITYLAKE_S3_ENDPOINT | S3 endpoint URL (an S3-compatible server) | AWS's default |
@@ -37,6 +37,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -45,10 +46,45 @@ PROFILES: tuple[Profile, ...] = ("embedded", "production")
 StepServerMode = Literal["auto", "required", "off"]
 STEP_SERVER_MODES: tuple[StepServerMode, ...] = ("auto", "required", "off")
 
+
+def _shipped(name: str) -> Path:
+    """A folder citylake ships (`jobs.builtin`): the checkout's own folder, or the installed copy."""
+    return Path(str(resources.files("jobs.builtin").joinpath(name))).resolve()
+
+
+def _is_checkout(root: Path) -> bool:
+    return (root / "pyproject.toml").is_file() and (root / "jobs" / "__init__.py").is_file()
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BUILTIN_CATALOG = REPO_ROOT / "schemas"
-EXPECTATIONS_DIR = REPO_ROOT / "expectations"
-DAGS_DIR = REPO_ROOT / "dags"
+#: The source checkout `jobs` was imported from, or None when citylake runs from an installed wheel.
+CHECKOUT: Path | None = REPO_ROOT if _is_checkout(REPO_ROOT) else None
+BUILTIN_CATALOG = _shipped("catalog")
+EXPECTATIONS_DIR = _shipped("expectations")
+DAGS_DIR = _shipped("dags")
+
+
+def _default_home(env: Mapping[str, str]) -> Path:
+    """`<checkout>/.citylake` beside a checkout; an installed citylake keeps its lake in the user's data
+    folder (never inside site-packages)."""
+    if CHECKOUT is not None:
+        return CHECKOUT / ".citylake"
+    return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "citylake"
+
+
+def _default_jars(env: Mapping[str, str]) -> Path:
+    """`<checkout>/.jars` beside a checkout; the user's cache folder for an installed citylake."""
+    if CHECKOUT is not None:
+        return CHECKOUT / ".jars"
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "citylake" / "jars"
+
+
+def _importable(env: Mapping[str, str]) -> str:
+    """PYTHONPATH of a child process (an Airflow task, a step server): the checkout first when running
+    from one, so the child imports this very `jobs`; an installed citylake is importable already."""
+    parts = [str(CHECKOUT)] if CHECKOUT is not None else []
+    parts += [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in parts]
+    return os.pathsep.join(parts)
 
 
 @dataclass(frozen=True)
@@ -59,7 +95,7 @@ class Settings:
     catalog_dirs: tuple[Path, ...] = (BUILTIN_CATALOG,)
     spark_master: str = "local[*]"
     profile: Profile = "embedded"
-    jars_dir: Path = REPO_ROOT / ".jars"
+    jars_dir: Path = field(default_factory=lambda: _default_jars(os.environ))
     shuffle_partitions: int = 4
     expectations_dir: Path = EXPECTATIONS_DIR
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
@@ -156,11 +192,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(f"CITYLAKE_STEP_SERVER={step_server!r}: use one of {', '.join(STEP_SERVER_MODES)}")
     extra = tuple(Path(p).expanduser() for p in env.get("CITYLAKE_CATALOG", "").split(os.pathsep) if p)
     settings = Settings(
-        home=Path(env.get("CITYLAKE_HOME", str(REPO_ROOT / ".citylake"))).expanduser().resolve(),
+        home=Path(env.get("CITYLAKE_HOME") or _default_home(env)).expanduser().resolve(),
         catalog_dirs=(BUILTIN_CATALOG, *extra),
         spark_master=env.get("CITYLAKE_SPARK_MASTER", "local[*]"),
         profile=profile,  # type: ignore[arg-type]
-        jars_dir=Path(env.get("CITYLAKE_JARS", str(REPO_ROOT / ".jars"))).expanduser().resolve(),
+        jars_dir=Path(env.get("CITYLAKE_JARS") or _default_jars(env)).expanduser().resolve(),
         shuffle_partitions=int(env.get("CITYLAKE_SHUFFLE_PARTITIONS", "4")),
         landing_location=env.get("CITYLAKE_LANDING") or None,
         s3_endpoint=env.get("CITYLAKE_S3_ENDPOINT") or None,
@@ -215,7 +251,7 @@ def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = 
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{settings.airflow_home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
+        "PYTHONPATH": _importable(env),
         "CITYLAKE_S3_REGION": settings.s3_region,
         "CITYLAKE_PROFILE": settings.profile,
         "CITYLAKE_STEP_SERVER": settings.step_server,
@@ -243,7 +279,7 @@ def step_server_environment() -> dict[str, str]:
     this checkout importable and executors' Python workers on this interpreter. Settings, secrets among
     them, reach the server on its stdin, not here."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = _importable(env)
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     return env
 

@@ -1,19 +1,19 @@
 """The deployment material in infra/ agrees with the code it deploys and with itself.
 
 Nothing is built or deployed here (no Docker, Helm, Kubernetes or Spark): the Helm values, the Dockerfile,
-spark-defaults.conf and the Kubernetes manifests are parsed and checked against setup.cfg, constraints.txt,
+spark-defaults.conf and the Kubernetes manifests are parsed and checked against pyproject.toml, constraints.txt,
 jobs/settings.py, the bucket plan of `citylake buckets` and each other, so a pin, a path or a name that
 changes on one side fails here instead of in a cluster.
 """
 
 from __future__ import annotations
 
-import configparser
 import importlib.util
 import json
 import re
 import shlex
 import subprocess
+import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 import jobs
 from jobs.catalog import load_catalog
@@ -67,14 +68,18 @@ def _pins(lines: list[str]) -> dict[str, str]:
     return pins
 
 
-def _setup_cfg() -> configparser.ConfigParser:
-    cfg = configparser.ConfigParser(interpolation=None)
-    cfg.read(REPO / "setup.cfg", encoding="utf-8")
-    return cfg
+def _project() -> dict[str, Any]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def _requirements() -> list[Requirement]:
+    return [Requirement(r) for r in _project()["dependencies"]]
 
 
 def _install_requires() -> dict[str, str]:
-    return _pins(_setup_cfg()["options"]["install_requires"].splitlines())
+    """The version constraints.txt pins for each runtime requirement of the package (what the image gets)."""
+    constraints = _constraints()
+    return {_name(r.name): constraints[_name(r.name)] for r in _requirements() if _name(r.name) in constraints}
 
 
 def _constraints() -> dict[str, str]:
@@ -82,7 +87,7 @@ def _constraints() -> dict[str, str]:
 
 
 def _python_version() -> str:
-    match = re.search(r">=\s*(\d+\.\d+)", _setup_cfg()["options"]["python_requires"])
+    match = re.search(r">=\s*(\d+\.\d+)", _project()["requires-python"])
     assert match
     return match.group(1)
 
@@ -239,12 +244,13 @@ def _walk(node: Any, path: str = "") -> list[tuple[str, str, Any]]:
 
 # --- pins ----------------------------------------------------------------------------------------------
 
-def test_every_runtime_requirement_is_pinned_the_same_in_constraints():
-    requires, constraints = _install_requires(), _constraints()
-    assert "apache-airflow" in requires and "pyspark" in requires
-    different = {name: (version, constraints.get(name)) for name, version in requires.items()
-                 if constraints.get(name) != version}
-    assert not different, f"setup.cfg pin vs constraints.txt: {different}"
+def test_every_runtime_requirement_is_pinned_in_constraints_inside_its_range():
+    constraints = _constraints()
+    requirements = _requirements()
+    assert {"apache-airflow", "pyspark"} <= {_name(r.name) for r in requirements}
+    outside = {r.name: constraints.get(_name(r.name)) for r in requirements
+               if constraints.get(_name(r.name)) is None or constraints[_name(r.name)] not in r.specifier}
+    assert not outside, f"pyproject.toml range vs constraints.txt pin: {outside}"
 
 
 # --- Helm values ---------------------------------------------------------------------------------------
@@ -455,7 +461,7 @@ def test_dockerfile_installs_a_java_17_runtime_and_sets_java_home():
     assert java_home in installs, "JAVA_HOME must be the link the install step creates"
 
 
-def test_dockerfile_copies_every_folder_the_jobs_need_into_one_source_tree():
+def test_dockerfile_installs_citylake_as_a_package_built_from_one_source_tree():
     final = _final_stage()
     copies = final.copies()
     destinations = {}
@@ -465,10 +471,12 @@ def test_dockerfile_copies_every_folder_the_jobs_need_into_one_source_tree():
     for source in (*SOURCE_FOLDERS, *BUILD_FILES):
         assert source in destinations, f"the image does not copy {source}"
     tree = {str(Path(destinations[f]).parent) for f in SOURCE_FOLDERS}
-    assert len(tree) == 1, f"jobs/ finds schemas/, expectations/ and dags/ beside it; got {tree}"
+    assert len(tree) == 1, f"jobs/builtin links to schemas/, expectations/ and dags/ beside it; got {tree}"
     root = tree.pop()
     assert all(Path(destinations[f]) == Path(root) / f for f in SOURCE_FOLDERS)
-    assert final.env()["PYTHONPATH"].split(":")[0] == root, "the source tree must be the imported `jobs`"
+    runs = " ".join(final.all("RUN"))
+    assert "pip install --no-cache-dir -c constraints.txt ." in runs and f"rm -rf {root}" in runs
+    assert "PYTHONPATH" not in final.env(), "the installed package, not a source tree, is the imported `jobs`"
 
 
 def test_dockerfile_sets_the_runtime_environment_and_user():
