@@ -19,7 +19,10 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/citylake demo
 
+# The S3 tests' server is built once per machine (minutes on a fresh one): start that build first, in the
+# background, so it overlaps the checks below; the tests wait on its lock if it is still running.
 test: $(STAMP)
+	@mkdir -p .citylake && ($(BIN)/python -m tests.support.s3server > .citylake/s3server-build.log 2>&1 &)
 	$(BIN)/ruff check jobs dags tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/citylake expectations --check

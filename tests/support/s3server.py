@@ -393,3 +393,26 @@ def _free_ports(names: list[str]) -> dict[str, int]:
         for sock in sockets:
             sock.close()
 
+
+
+def main() -> int:
+    """``python -m tests.support.s3server``: build the pinned ``weed`` into the tools cache if it is missing.
+
+    `make test` starts this in the background before linting, so on a fresh machine the first build overlaps
+    the install check, ruff, mypy and the tests that need no S3; the ``s3_server`` fixture then waits on the
+    build lock instead of starting its own build. A failure here is only logged: the fixture tries again and
+    reports it where a test needs the server.
+    """
+    from .s3_fixture import TOOLS_DIR
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        log.info("weed ready: %s", ensure_weed(TOOLS_DIR))
+    except WeedBuildError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
