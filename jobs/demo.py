@@ -1,7 +1,8 @@
 """`make demo`: a day's sample exports of every department through their real Airflow DAGs, then the summary.
 
-Airflow runs as a subprocess (`airflow dags test`) on SQLite metadata inside CITYLAKE_HOME, exactly
-as a data engineer would debug a DAG; its log goes to a file and its tail is shown if it fails.
+Airflow runs as a subprocess on SQLite metadata inside CITYLAKE_HOME: `airflow dags test` of every DAG, as a
+data engineer would debug one, all of them in one Airflow process (`dags/dags_test_many.py`) so Airflow
+starts once; its log goes to a file and its tail is shown if it fails.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ from jobs.catalog import load_catalog
 from jobs.catalog.pools import pools_document
 from jobs.errors import CitylakeError
 from jobs.service.client import stop_servers
-from jobs.settings import Settings, airflow_environment
+from jobs.settings import DAGS_DIR, Settings, airflow_environment
 from jobs.steps.sample import deliver_samples
 
 #: Every defect class appears at least once per export; with 600 rows they stay about 1 %, under the
 #: catalog's error limits.
 DEMO_MIN_ROWS = 600
+
+
+#: The prefix of the progress lines `dags/dags_test_many.py` prints (kept in step with its MARK).
+DAGS_TEST_MARK = "citylake-dags-test"
 
 
 class DemoFailed(CitylakeError):
@@ -43,6 +48,37 @@ def run_airflow(settings: Settings, args: list[str], log: Path) -> None:
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:])
         raise DemoFailed(f"`{' '.join(args)}` exited {proc.returncode}; full log in {log}\n{tail}")
+
+
+def run_dags_test(settings: Settings, dag_ids: list[str], day: date, log: Path) -> None:
+    """`airflow dags test` of each DAG in turn, in one Airflow process (`dags/dags_test_many.py`), printing how
+    long each took; Airflow's own output goes to `log`. Raises DemoFailed at the first DAG that fails."""
+    cmd = [sys.executable, str(DAGS_DIR / "dags_test_many.py"), day.isoformat(), *dag_ids]
+    failed = ""
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n$ {' '.join(cmd)}\n")
+        fh.flush()
+        proc = subprocess.Popen(cmd, env=airflow_environment(settings), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            fh.write(line)
+            mark, _, event = line.strip().partition(" ")
+            if mark != DAGS_TEST_MARK:
+                continue
+            what, dag_id, *rest = event.split(" ")
+            if what == "start":
+                print(f"airflow: dags test {dag_id} {day.isoformat()} ...", end=" ", flush=True)
+            elif rest and rest[0] == "success":
+                print(f"{rest[1]} s", flush=True)
+            else:
+                failed = dag_id
+                print(f"failed after {rest[1] if len(rest) > 1 else '?'} s", flush=True)
+        proc.wait()
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:])
+        what = f"`dags test {failed}`" if failed else f"`{' '.join(cmd)}`"
+        raise DemoFailed(f"{what} exited {proc.returncode}; full log in {log}\n{tail}")
 
 
 def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool = True) -> str:
@@ -69,15 +105,12 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
     pools = settings.airflow_home / "pools.json"
     pools.write_text(json.dumps(pools_document(catalog), ensure_ascii=False, indent=2), encoding="utf-8")
     run_airflow(settings, ["pools", "import", str(pools)], log)
+    # the publish DAG runs on the silver Assets the department's DAG emits; `dags test` has no scheduler to
+    # follow Assets, so each publish DAG runs right after its department's DAG, as the scheduler would
+    dag_ids = [dag_id for department in sorted({r.provider for r in resources})
+               for dag_id in (f"citylake_{department}", f"citylake_{department}_publish")]
     try:
-        for department in sorted({r.provider for r in resources}):
-            # the publish DAG runs on the silver Assets the first one emits; `dags test` has no scheduler to
-            # follow Assets, so the demo runs it next, as the scheduler would
-            for dag_id in (f"citylake_{department}", f"citylake_{department}_publish"):
-                print(f"airflow: dags test {dag_id} {day.isoformat()} (log: {log}) ...", end=" ", flush=True)
-                started = time.monotonic()
-                run_airflow(settings, ["dags", "test", dag_id, day.isoformat()], log)
-                print(f"{time.monotonic() - started:.1f} s", flush=True)
+        run_dags_test(settings, dag_ids, day, log)
     finally:  # the tasks' step server (one Spark driver for every DAG run above) is not needed any more
         stop_servers(settings.home)
 
@@ -99,7 +132,6 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
 def _api_check(settings: Settings) -> str:
     """Start `citylake serve` on a free loopback port, ask it what it serves as a CKAN client would, stop it."""
     import socket
-    import time
     import urllib.request
 
     with socket.socket() as sock:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -95,32 +99,46 @@ APPEALS = 1000
 
 
 def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypatch, appeals, catalog, settings_for,
-                                  lineage_dir, request):
+                                  lineage_dir, request, capsys):
+    """Both DAGs of a department through `airflow dags test`, as `citylake demo` runs them: one Airflow
+    process for every DAG, a line per DAG with its time, the first failing DAG named."""
+    from jobs.demo import DemoFailed, run_dags_test
     from jobs.io import delta, ops
     from jobs.sample.generator import write_export
     from jobs.service.client import stop_servers
 
-    settings = settings_for(tmp_path / "home")
-    monkeypatch.setenv("CITYLAKE_HOME", str(settings.home))
-    request.addfinalizer(lambda: stop_servers(settings.home))  # the tasks' step server (started on demand)
     # a broken entry of the same department next to the real ones costs only itself, not this DAG's tasks
     broken = tmp_path / "extra-catalog" / "network_governance"
     broken.mkdir(parents=True)
     (broken / "broken_entry.yaml").write_text("name: broken_entry\nitems: [unclosed\n", encoding="utf-8")
+    base = settings_for(tmp_path / "home")
+    settings = replace(base, catalog_dirs=(*base.catalog_dirs, broken.parent))
+    monkeypatch.setenv("CITYLAKE_HOME", str(settings.home))
     monkeypatch.setenv("CITYLAKE_CATALOG", str(broken.parent))
+    request.addfinalizer(lambda: stop_servers(settings.home))  # the tasks' step server (started on demand)
     export = write_export(appeals, settings.landing, day=date(2026, 11, 26), rows=APPEALS)
     others = [r for r in catalog.resources_of("network_governance") if r.name != appeals.name]
     for res in others:  # every sensor of the DAG must find its export, or dag.test waits for it
         write_export(res, settings.landing, day=date(2026, 11, 26), rows=40, defect_rate=0)
-    dag = dagbag.dags["citylake_network_governance"]
-    run = dag.test(logical_date=datetime(2026, 11, 26, tzinfo=UTC))
-    assert run.state == "success"
     # the publish DAG is scheduled on the silver Assets the validate tasks emit (the production smoke test
-    # proves the scheduler starts it); dag.test runs it directly
+    # proves the scheduler starts it); `dags test` runs it right after, as the demo does
     publishing = dagbag.dags["citylake_network_governance_publish"]
     assert {a.name for a in publishing.timetable.asset_condition.objects} == {
         f"silver.{r.name}" for r in catalog.resources_of("network_governance")}
-    assert publishing.test(logical_date=datetime(2026, 11, 26, tzinfo=UTC)).state == "success"
+    settings.airflow_home.mkdir(parents=True)  # the session's migrated metadata database, copied
+    shutil.copyfile(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db", settings.airflow_home / "airflow.db")
+    log = tmp_path / "airflow.log"
+    dag_ids = ["citylake_network_governance", "citylake_network_governance_publish", "no_such_dag"]
+    with pytest.raises(DemoFailed, match="dags test no_such_dag"):
+        run_dags_test(settings, [*dag_ids, "citylake_civil_affairs"], date(2026, 11, 26), log)
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split(" ...")[0] for line in printed] == [f"airflow: dags test {d} 2026-11-26" for d in dag_ids]
+    assert all(line.endswith(" s") for line in printed)
+    assert ["failed after" in line for line in printed] == [False, False, True]
+    finished = log.read_text(encoding="utf-8")
+    for dag_id in dag_ids[:2]:
+        assert re.search(rf"Marking run <DagRun {dag_id} @ [^\n]*> successful", finished), dag_id
+    assert "citylake-dags-test start citylake_civil_affairs" not in finished  # nothing runs after a failure
     entries = ops.read(spark, settings, "ledger", "citizen_appeals").collect()
     ledger = {r.step: r for r in entries if r.step != "publish"}
     published = {r.detail.split()[0]: r for r in entries if r.step == "publish"}
@@ -202,3 +220,4 @@ def test_topology_matches_snapshot(dagbag):
         SNAPSHOT.write_text(current, encoding="utf-8")
     assert SNAPSHOT.exists(), "run with CITYLAKE_UPDATE_SNAPSHOTS=1 to create the snapshot"
     assert SNAPSHOT.read_text(encoding="utf-8") == current
+
