@@ -87,6 +87,16 @@ def read_rows(location: str | Path, settings: Settings, *, columns: Sequence[str
     Timestamps come back as naive local times, as PySpark's `collect` returns them, so code that compares
     them with values Spark read sees the same thing.
     """
+    data = read_table(location, settings, columns=columns, equal=equal)
+    if data is None:
+        return []
+    return [{k: _local(v) if isinstance(v, datetime) else v for k, v in row.items()} for row in data.to_pylist()]
+
+
+def read_table(location: str | Path, settings: Settings, *, columns: Sequence[str],
+               equal: dict[str, str] | None = None) -> pa.Table | None:
+    """The columns of a table's rows whose columns equal `equal`, as one Arrow table (columnar, for
+    aggregating in Arrow rather than in Python); None when there is no table."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
@@ -95,10 +105,9 @@ def read_rows(location: str | Path, settings: Settings, *, columns: Sequence[str
     try:
         table = DeltaTable(uri, storage_options=options)
     except TableNotFoundError:
-        return []
+        return None
     filters = [(k, "=", v) for k, v in (equal or {}).items()] or None
-    data = table.to_pyarrow_table(columns=list(columns), filters=filters)
-    return [{k: _local(v) if isinstance(v, datetime) else v for k, v in row.items()} for row in data.to_pylist()]
+    return table.to_pyarrow_table(columns=list(columns), filters=filters)
 
 
 def _local(value: datetime) -> datetime:

@@ -167,7 +167,7 @@ def txn_id(table: str, entries: Sequence, once: str) -> str:
     return f"{table}:{scope}:{once}"
 
 
-def record(spark: SparkSession, settings: Settings, table: str, entries: list, *, once: str) -> None:
+def record(spark: SparkSession | None, settings: Settings, table: str, entries: list, *, once: str) -> None:
     """Append entries to an ops table exactly once per resource and `once` (see `txn_id`).
 
     Written by delta-rs (`jobs.io.deltars`): tasks of all resources append here at the same time, and
@@ -177,7 +177,8 @@ def record(spark: SparkSession, settings: Settings, table: str, entries: list, *
     location = _path(settings, table)
     deltars.append_once([asdict(e) for e in entries], arrow_schema_of(TABLES[table]), location, settings,
                         txn_app_id=txn_id(table, entries, once))
-    remember(spark, location)
+    if spark is not None:  # a caller without Spark has no metastore session to name the table in
+        remember(spark, location)
 
 
 def create_tables(spark: SparkSession, settings: Settings) -> dict[str, str]:
@@ -197,6 +198,12 @@ def create_tables(spark: SparkSession, settings: Settings) -> dict[str, str]:
 def read(spark: SparkSession, settings: Settings, table: str, resource: str | None = None) -> DataFrame:
     df = delta.read_or_empty(spark, _path(settings, table), schema_of(TABLES[table]))
     return df.where(F.col("resource") == resource) if resource else df
+
+
+def arrow(settings: Settings, table: str, columns: Sequence[str], **equal: str) -> pa.Table:
+    """`rows` as one Arrow table (empty, with the table's types, when the ops table does not exist yet)."""
+    found = deltars.read_table(_path(settings, table), settings, columns=columns, equal=equal)
+    return found if found is not None else arrow_schema_of(TABLES[table]).empty_table().select(list(columns))
 
 
 def rows(settings: Settings, table: str, columns: Sequence[str], **equal: str) -> list[dict]:

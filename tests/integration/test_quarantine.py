@@ -15,6 +15,7 @@ from jobs.sample.generator import generate
 from jobs.steps import run
 from jobs.steps.quarantine import EXTRA_TITLES, quarantine
 from jobs.steps.scorecard import scorecard
+from jobs.steps.summary import summary as summary_of
 
 DAY = date(2026, 11, 26)
 
@@ -73,6 +74,20 @@ def test_correction_file_per_department_and_corrected_rows_are_linked(lake, spar
     assert card.trend == "better"  # 1/6 quarantined, then 0/1
     recorded = ops.read(spark, settings, "scorecard", appeals.name).collect()
     assert [(r.batches, r.on_time_rate) for r in recorded] == [(2, 0.5)]
+
+    # the run summary tells the same story from the ops tables and the quarantine, without a Spark job
+    jobs_before = spark.sparkContext.statusTracker().getJobIdsForGroup()
+    text = summary_of([appeals.name], settings=settings)
+    assert spark.sparkContext.statusTracker().getJobIdsForGroup() == jobs_before
+    section = text.split(f"== {appeals.name} ", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert section[1] == "files: 2"
+    assert all(line.startswith("  ingested  network_governance/citizen_appeals/citizen_appeals_20261126")
+               for line in section[2:4])
+    assert section[4] == "rows read 7 = accepted 6 + quarantined 1 (balanced); warned 0"
+    assert "  quarantine reason cn_division on district_code: 1" in section
+    assert f"expectations: {card.expectations_evaluated} evaluated over 2 batch(es), 1 failed" in section
+    assert any(line.startswith(f"published: {detail['rows']} rows, open.{appeals.name} v") for line in section)
+    assert "\n  network_governance/citizen_appeals: on time " in text  # its scorecard, as of today
 
 
 def test_quarantine_needs_a_resource_or_a_known_department(lake, spark):
