@@ -90,13 +90,13 @@ def read_rows(location: str | Path, settings: Settings, *, columns: Sequence[str
     data = read_table(location, settings, columns=columns, equal=equal)
     if data is None:
         return []
-    return [{k: _local(v) if isinstance(v, datetime) else v for k, v in row.items()} for row in data.to_pylist()]
+    return [{k: local_time(v) if isinstance(v, datetime) else v for k, v in row.items()} for row in data.to_pylist()]
 
 
-def read_table(location: str | Path, settings: Settings, *, columns: Sequence[str],
+def read_table(location: str | Path, settings: Settings, *, columns: Sequence[str] | None,
                equal: dict[str, str] | None = None) -> pa.Table | None:
-    """The columns of a table's rows whose columns equal `equal`, as one Arrow table (columnar, for
-    aggregating in Arrow rather than in Python); None when there is no table."""
+    """The columns (None: all) of a table's rows whose columns equal `equal`, as one Arrow table (columnar,
+    for aggregating in Arrow rather than in Python); None when there is no table."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
@@ -106,11 +106,20 @@ def read_table(location: str | Path, settings: Settings, *, columns: Sequence[st
         table = DeltaTable(uri, storage_options=options)
     except TableNotFoundError:
         return None
-    filters = [(k, "=", v) for k, v in (equal or {}).items()] or None
-    return table.to_pyarrow_table(columns=list(columns), filters=filters)
+    import pyarrow.compute as pc
+
+    condition = None
+    for key, value in (equal or {}).items():
+        condition = pc.field(key) == value if condition is None else condition & (pc.field(key) == value)
+    # One thread: these tables are small, and a threaded scan leaves Arrow's scanner threads alive into the
+    # interpreter's shutdown, where they abort the process ("terminate called without an active exception",
+    # exit 134) about one run in three after the work is done.
+    return table.to_pyarrow_dataset().to_table(columns=list(columns) if columns is not None else None,
+                                               filter=condition, use_threads=False)
 
 
-def _local(value: datetime) -> datetime:
+def local_time(value: datetime) -> datetime:
+    """A Delta timestamp (a UTC instant) as the naive local time PySpark's `collect` gives for it."""
     return value.astimezone().replace(tzinfo=None) if value.tzinfo is not None else value
 
 
@@ -135,6 +144,15 @@ def _part_order(path: str) -> tuple[int, str]:
     """`.../part-00012-<uuid>.c000.snappy.parquet` -> (12, path); files not named so come last, by path."""
     match = re.search(r"part-(\d+)", path.rsplit("/", 1)[-1])
     return (int(match.group(1)) if match else 1 << 62, path)
+
+
+def overwrite(data: pa.Table, location: str | Path, settings: Settings) -> None:
+    """Replace a small table's content and schema in one commit (readers see the old or the new)."""
+    from deltalake import write_deltalake
+
+    uri = table_uri(location)
+    options = storage_options(settings) if uri.startswith("s3://") else None
+    write_deltalake(uri, data, mode="overwrite", schema_mode="overwrite", storage_options=options)
 
 
 def create_if_missing(schema: pa.Schema, location: str | Path, settings: Settings) -> None:

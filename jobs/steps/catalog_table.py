@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from pyspark.sql import types as T
+import pyarrow as pa
 
 from jobs.catalog.describe import CATALOG_COLUMNS, catalog_row
-from jobs.io import delta
+from jobs.io.deltars import overwrite
 from jobs.settings import Settings
 from jobs.steps.runtime import log, runtime
 
-SCHEMA = T.StructType([T.StructField(c, T.LongType() if c == "items_count" else T.StringType(), True)
-                       for c in CATALOG_COLUMNS])
+SCHEMA = pa.schema([pa.field(c, pa.int64() if c == "items_count" else pa.string(), nullable=True)
+                    for c in CATALOG_COLUMNS])
 
 
 def sync_catalog_table(*, settings: Settings | None = None) -> int:
-    """Replace `ops.catalog` with one row per catalog resource (one commit); returns the row count."""
+    """Replace `ops.catalog` with one row per catalog resource (one commit, by delta-rs: a few hundred rows
+    need no JVM); returns the row count."""
     rt = runtime(settings)
     rows = [catalog_row(rt.catalog, r) for _, r in sorted(rt.catalog.resources.items())]
-    frame = rt.spark.createDataFrame([tuple(r[c] for c in CATALOG_COLUMNS) for r in rows], SCHEMA)
-    delta.overwrite(frame, rt.settings.table_path("ops", "catalog"))
+    location = rt.settings.table_path("ops", "catalog")
+    overwrite(pa.Table.from_pylist(rows, schema=SCHEMA), location, rt.settings)
+    if rt.settings.metastore_url:  # name it for Spark SQL users of the production metastore
+        from jobs.io.tables import remember
+
+        remember(rt.spark, str(location))
     log.info("ops.catalog: %d resources", len(rows))
     return len(rows)

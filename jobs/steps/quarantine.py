@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pyspark.sql import functions as F
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from jobs.catalog.drift import label_of
 from jobs.catalog.model import Resource
 from jobs.errors import ConfigurationError
-from jobs.io import delta
+from jobs.io.deltars import local_time, read_table
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
 
@@ -48,21 +49,21 @@ def quarantine(resource: str | None = None, *, department: str | None = None, ex
     chosen = _chosen(rt, resource, department)
     summaries = []
     for res in chosen:
-        path = rt.settings.table_path("quarantine", res.name)
-        if not delta.exists(rt.spark, path):
+        # quarantine tables are small (the refused rows only): read whole by delta-rs, no Spark job
+        table = read_table(rt.settings.table_path("quarantine", res.name), rt.settings, columns=None)
+        if table is None:
             summaries.append(QuarantineSummary(res.name, res.provider, 0, 0, None))
             continue
-        table = delta.read(rt.spark, path)
-        corrected_col = F.col("_corrected_by_batch") if "_corrected_by_batch" in table.columns else F.lit(None)
-        counts = table.agg(F.count_if(corrected_col.isNull()).alias("open"),
-                           F.count_if(corrected_col.isNotNull()).alias("corrected")).first()
+        corrected = (pc.is_valid(table["_corrected_by_batch"]) if "_corrected_by_batch" in table.column_names
+                     else pa.repeat(False, table.num_rows))
+        still_open = table.filter(pc.invert(corrected))
         target = None
-        if export_dir is not None and counts is not None and counts.open:
+        if export_dir is not None and still_open.num_rows:
             target = export_dir / res.provider / f"{res.name}_quarantine_{rt.now:%Y%m%d}.csv"
-            write_correction_file(rt, res, table.where(corrected_col.isNull()), target)
-            log.info("quarantine %s: %d open record(s) written to %s", res.name, counts.open, target)
-        summaries.append(QuarantineSummary(res.name, res.provider, int(counts.open) if counts else 0,
-                                           int(counts.corrected) if counts else 0, str(target) if target else None))
+            write_correction_file(rt, res, still_open, target)
+            log.info("quarantine %s: %d open record(s) written to %s", res.name, still_open.num_rows, target)
+        summaries.append(QuarantineSummary(res.name, res.provider, still_open.num_rows,
+                                           table.num_rows - still_open.num_rows, str(target) if target else None))
     return summaries
 
 
@@ -80,21 +81,23 @@ def _chosen(rt: Runtime, resource: str | None, department: str | None) -> list[R
     return list(rt.catalog.resources_of(department))
 
 
-def write_correction_file(rt: Runtime, res: Resource, open_rows, target: Path) -> Path:  # noqa: ANN001
-    """One CSV of the open records, oldest first (quarantine is small; collected to the driver)."""
-    rows = open_rows.orderBy("_quarantined_at", "_source_file", "_row_number").collect()
+def write_correction_file(rt: Runtime, res: Resource, open_rows: pa.Table, target: Path) -> Path:
+    """One CSV of the open records, oldest first."""
+    ordered = open_rows.sort_by([("_quarantined_at", "ascending"), ("_source_file", "ascending"),
+                                 ("_row_number", "ascending")])
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part")
     with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([label_of(i, res) for i in res.items] + list(EXTRA_TITLES))
-        for row in rows:
-            errors = [r for r in row.reasons if r.severity == "error"]
+        for row in ordered.to_pylist():
+            errors = [r for r in row["reasons"] or [] if r["severity"] == "error"]
+            quarantined_at = local_time(row["_quarantined_at"]) if row["_quarantined_at"] else None
             writer.writerow(
                 [row[i.name] for i in res.items]
-                + ["；".join(r.message_zh for r in errors), "; ".join(r.message for r in errors),
-                   row._source_file, row._row_number, row._batch_id,
-                   row._quarantined_at.strftime("%Y-%m-%d %H:%M:%S") if row._quarantined_at else ""]
+                + ["；".join(r["message_zh"] for r in errors), "; ".join(r["message"] for r in errors),
+                   row["_source_file"], row["_row_number"], row["_batch_id"],
+                   quarantined_at.strftime("%Y-%m-%d %H:%M:%S") if quarantined_at else ""]
             )
     tmp.replace(target)
     return target

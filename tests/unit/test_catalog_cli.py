@@ -31,3 +31,19 @@ def test_validate_names_the_broken_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"file {tmp_path / 'd1' / 'bad.yaml'}, resource bad, field items" in out
     assert "1 error(s)" in out
+
+
+def test_sync_writes_the_catalog_as_one_delta_commit_without_spark(catalog, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from deltalake import DeltaTable
+
+    monkeypatch.setenv("CITYLAKE_HOME", str(tmp_path))
+    assert main(["catalog", "sync"]) == 0 and main(["catalog", "sync"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"ops.catalog: {len(catalog.resources)} resources"] * 2
+    table = DeltaTable(str(tmp_path / "lake" / "ops" / "catalog"))
+    assert table.version() == 1  # each sync is one overwrite, the second replaces the first whole
+    rows = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["name"])
+    assert rows == [catalog_row(catalog, r) for _, r in sorted(catalog.resources.items())]
+    session = sys.modules.get("pyspark.sql.session")
+    assert session is None or session.SparkSession._instantiatedSession is None  # no JVM was started
