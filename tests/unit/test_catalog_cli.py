@@ -38,12 +38,16 @@ def test_sync_writes_the_catalog_as_one_delta_commit_without_spark(catalog, tmp_
 
     from deltalake import DeltaTable
 
+    def spark_session() -> object:
+        module = sys.modules.get("pyspark.sql.session")
+        return module.SparkSession._instantiatedSession if module else None
+
     monkeypatch.setenv("CITYLAKE_HOME", str(tmp_path))
+    before = spark_session()  # None in the unit run; the integration tests' session in the whole suite
     assert main(["catalog", "sync"]) == 0 and main(["catalog", "sync"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"ops.catalog: {len(catalog.resources)} resources"] * 2
     table = DeltaTable(str(tmp_path / "lake" / "ops" / "catalog"))
     assert table.version() == 1  # each sync is one overwrite, the second replaces the first whole
     rows = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["name"])
     assert rows == [catalog_row(catalog, r) for _, r in sorted(catalog.resources.items())]
-    session = sys.modules.get("pyspark.sql.session")
-    assert session is None or session.SparkSession._instantiatedSession is None  # no JVM was started
+    assert spark_session() is before  # the sync started no Spark session of its own
