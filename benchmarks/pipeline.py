@@ -21,6 +21,8 @@ from jobs.sample.generator import write_export
 from jobs.settings import load_settings
 from jobs.steps import conform, ingest, publish, validate
 
+from .peer import run_peer
+
 RESOURCE = "citizen_appeals"
 DAY = date(2026, 11, 26)
 
@@ -140,6 +142,12 @@ def main() -> None:
     print("step ratios: " + ", ".join(f"{name} {seconds / bare_s:.2f}" for name, seconds in steps.items()))
     python_mb, jvm_mb = driver_peak_rss_mb()
     print(f"driver peak RSS: {python_mb + jvm_mb:.0f} MB (Python {python_mb:.0f} MB + driver JVM {jvm_mb:.0f} MB)")
+    peer = run_peer(res, export.path, work / "peer")
+    peer_s = sum(peer[name] for name in steps)
+    print(f"peer: the same four steps with DuckDB + delta-rs: {peer_s:.1f} s (citylake/peer = {total / peer_s:.2f})")
+    print("    peer " + ", ".join(f"{name} {peer[name]:.1f} s" for name in steps)
+          + f"; {int(peer['rows_silver']):,} rows accepted, {int(peer['rows_quarantined']):,} quarantined"
+          + " (benchmarks/peer.py: what it does and does not do)")
     validation_ratio(spark, settings, res, work)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
