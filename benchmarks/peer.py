@@ -19,34 +19,36 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from jobs.catalog.model import Resource
+from jobs.catalog.derive import spark_type
+from jobs.catalog.model import DataItem, Resource
+from jobs.io.excel import java_to_strftime
 from jobs.publish.downloads import OutColumn, write_downloads
 
 _SQL_TYPES = {"integer": "BIGINT", "decimal": "DOUBLE", "boolean": "BOOLEAN"}
 
 
-def _strptime_format(java: str) -> str:
-    """A catalog (Java) date pattern as DuckDB's strptime format."""
-    out = java
-    for java_part, c_part in (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S")):
-        out = out.replace(java_part, c_part)
-    return out
+@dataclass(frozen=True)
+class PeerRun:
+    seconds: dict[str, float]  # ingest, conform, validate, publish
+    rows_accepted: int
+    rows_quarantined: int
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _typed(item) -> str:  # noqa: ANN001
+def _typed(item: DataItem) -> str:
     """The SQL that types one item (NULL where the text does not parse)."""
     col = _quote(item.name)
     if item.type in ("date", "timestamp"):
-        formats = [_strptime_format(f) for f in item.formats] or (["%Y-%m-%d"] if item.type == "date"
+        formats = [java_to_strftime(f) for f in item.formats] or (["%Y-%m-%d"] if item.type == "date"
                                                                   else ["%Y-%m-%d %H:%M:%S"])
         parsed = "coalesce(" + ", ".join(f"try_strptime({col}, '{f}')" for f in formats) + ")"
         return f"CAST({parsed} AS DATE)" if item.type == "date" else parsed
@@ -55,8 +57,8 @@ def _typed(item) -> str:  # noqa: ANN001
     return col
 
 
-def run_peer(res: Resource, csv_path: Path, work: Path) -> dict[str, float]:
-    """The four steps on `csv_path`; returns the seconds of each."""
+def run_peer(res: Resource, csv_path: Path, work: Path) -> PeerRun:
+    """The four steps on `csv_path`, each timed."""
     import duckdb
     from deltalake import write_deltalake
 
@@ -90,8 +92,8 @@ def run_peer(res: Resource, csv_path: Path, work: Path) -> dict[str, float]:
     con.execute(f"""CREATE TABLE checked AS SELECT *, ({' OR '.join(failures) or 'false'}) AS _bad,
                     row_number() OVER (PARTITION BY {key} ORDER BY _row) > 1 AS _dup
                     FROM (SELECT *, row_number() OVER () AS _row FROM raw)""")
-    silver = con.execute(f"SELECT {typed} FROM checked WHERE NOT _bad AND NOT _dup ORDER BY _row").to_arrow_table()
-    quarantine = con.execute("SELECT * EXCLUDE (_bad, _dup) FROM checked WHERE _bad OR _dup").to_arrow_table()
+    silver = con.sql(f"SELECT {typed} FROM checked WHERE NOT _bad AND NOT _dup ORDER BY _row").to_arrow_table()
+    quarantine = con.sql("SELECT * EXCLUDE (_bad, _dup) FROM checked WHERE _bad OR _dup").to_arrow_table()
     write_deltalake(str(work / "quarantine"), quarantine, mode="overwrite")
     seconds["conform"] = time.perf_counter() - started
 
@@ -101,12 +103,8 @@ def run_peer(res: Resource, csv_path: Path, work: Path) -> dict[str, float]:
 
     started = time.perf_counter()
     kept = [i for i in res.items if i.publish != "drop"]  # as published, without masking them
-    spark_types = {"string": "string", "integer": "bigint", "decimal": "double", "date": "date",
-                   "timestamp": "timestamp", "boolean": "boolean"}
-    columns = [OutColumn(i.name, i.title, spark_types[i.type]) for i in kept]
+    columns = [OutColumn(i.name, i.title, spark_type(i).simpleString()) for i in kept]
     published = silver.select([i.name for i in kept])
     write_downloads(published.to_batches(max_chunksize=65_536), columns, work / "open", res.name)
     seconds["publish"] = time.perf_counter() - started
-    seconds["rows_silver"] = silver.num_rows
-    seconds["rows_quarantined"] = quarantine.num_rows
-    return seconds
+    return PeerRun(seconds, silver.num_rows, quarantine.num_rows)

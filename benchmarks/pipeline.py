@@ -143,10 +143,10 @@ def main() -> None:
     python_mb, jvm_mb = driver_peak_rss_mb()
     print(f"driver peak RSS: {python_mb + jvm_mb:.0f} MB (Python {python_mb:.0f} MB + driver JVM {jvm_mb:.0f} MB)")
     peer = run_peer(res, export.path, work / "peer")
-    peer_s = sum(peer[name] for name in steps)
+    peer_s = sum(peer.seconds.values())
     print(f"peer: the same four steps with DuckDB + delta-rs: {peer_s:.1f} s (citylake/peer = {total / peer_s:.2f})")
-    print("    peer " + ", ".join(f"{name} {peer[name]:.1f} s" for name in steps)
-          + f"; {int(peer['rows_silver']):,} rows accepted, {int(peer['rows_quarantined']):,} quarantined"
+    print("    peer " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in peer.seconds.items())
+          + f"; {peer.rows_accepted:,} rows accepted, {peer.rows_quarantined:,} quarantined"
           + " (benchmarks/peer.py: what it does and does not do)")
     validation_ratio(spark, settings, res, work)
     if not args.keep:

@@ -6,8 +6,8 @@ in-process execution API once instead of once per DAG (about 7 s each on two cor
 Not a DAG file: `.airflowignore` keeps the DAG processor from parsing it.
 
 Usage: ``python dags_test_many.py DATE DAG_ID [DAG_ID ...]``. Besides Airflow's own output it prints one
-line per DAG as it starts and ends, ``citylake-dags-test start DAG_ID`` and
-``citylake-dags-test end DAG_ID success|failed SECONDS``, for the caller to follow.
+line per DAG as it starts and ends, ``<MARK> start DAG_ID`` and ``<MARK> end DAG_ID success|failed SECONDS``
+(MARK from `jobs.demo`, which reads them), for the caller to follow.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 
-MARK = "citylake-dags-test"
+from jobs.demo import DAGS_TEST_MARK as MARK
 
 
 def main(argv: list[str]) -> int:

@@ -29,12 +29,16 @@ from jobs.steps.sample import deliver_samples
 DEMO_MIN_ROWS = 600
 
 
-#: The prefix of the progress lines `dags/dags_test_many.py` prints (kept in step with its MARK).
+#: The prefix of the progress lines `dags/dags_test_many.py` prints (it imports this name).
 DAGS_TEST_MARK = "citylake-dags-test"
 
 
 class DemoFailed(CitylakeError):
     """Raised when the demo's Airflow run fails; carries the log's location and tail."""
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
 def run_airflow(settings: Settings, args: list[str], log: Path) -> None:
@@ -46,8 +50,7 @@ def run_airflow(settings: Settings, args: list[str], log: Path) -> None:
         fh.flush()
         proc = subprocess.run(cmd, env=airflow_environment(settings), stdout=fh, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
-        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:])
-        raise DemoFailed(f"`{' '.join(args)}` exited {proc.returncode}; full log in {log}\n{tail}")
+        raise DemoFailed(f"`{' '.join(args)}` exited {proc.returncode}; full log in {log}\n{_tail(log)}")
 
 
 def run_dags_test(settings: Settings, dag_ids: list[str], day: date, log: Path) -> None:
@@ -76,9 +79,8 @@ def run_dags_test(settings: Settings, dag_ids: list[str], day: date, log: Path) 
                 print(f"failed after {rest[1] if len(rest) > 1 else '?'} s", flush=True)
         proc.wait()
     if proc.returncode != 0:
-        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:])
         what = f"`dags test {failed}`" if failed else f"`{' '.join(cmd)}`"
-        raise DemoFailed(f"{what} exited {proc.returncode}; full log in {log}\n{tail}")
+        raise DemoFailed(f"{what} exited {proc.returncode}; full log in {log}\n{_tail(log)}")
 
 
 def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool = True) -> str:

@@ -64,19 +64,20 @@ EXPECTATIONS_DIR = _shipped("expectations")
 DAGS_DIR = _shipped("dags")
 
 
-def _default_home(env: Mapping[str, str]) -> Path:
-    """`<checkout>/.citylake` beside a checkout; an installed citylake keeps its lake in the user's data
-    folder (never inside site-packages)."""
+def _user_folder(env: Mapping[str, str], in_checkout: str, xdg: str, xdg_default: str, *under: str) -> Path:
+    """`<checkout>/<in_checkout>` beside a checkout; for an installed citylake the user's XDG folder
+    (`$XDG_DATA_HOME` for the lake, `$XDG_CACHE_HOME` for the jars), never inside site-packages."""
     if CHECKOUT is not None:
-        return CHECKOUT / ".citylake"
-    return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "citylake"
+        return CHECKOUT / in_checkout
+    return Path(env.get(xdg) or Path.home() / xdg_default).joinpath("citylake", *under)
+
+
+def _default_home(env: Mapping[str, str]) -> Path:
+    return _user_folder(env, ".citylake", "XDG_DATA_HOME", ".local/share")
 
 
 def _default_jars(env: Mapping[str, str]) -> Path:
-    """`<checkout>/.jars` beside a checkout; the user's cache folder for an installed citylake."""
-    if CHECKOUT is not None:
-        return CHECKOUT / ".jars"
-    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "citylake" / "jars"
+    return _user_folder(env, ".jars", "XDG_CACHE_HOME", ".cache", "jars")
 
 
 def _importable(env: Mapping[str, str]) -> str:

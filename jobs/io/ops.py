@@ -177,8 +177,7 @@ def record(spark: SparkSession | None, settings: Settings, table: str, entries: 
     location = _path(settings, table)
     deltars.append_once([asdict(e) for e in entries], arrow_schema_of(TABLES[table]), location, settings,
                         txn_app_id=txn_id(table, entries, once))
-    if spark is not None:  # a caller without Spark has no metastore session to name the table in
-        remember(spark, location)
+    remember(spark, location)
 
 
 def create_tables(spark: SparkSession, settings: Settings) -> dict[str, str]:

@@ -39,12 +39,13 @@ def _zone_and_name(location: str) -> tuple[str, str] | None:
     return parts[-2], parts[-1]
 
 
-def remember(spark: SparkSession, location: str) -> None:
+def remember(spark: SparkSession | None, location: str) -> None:
     """Name the Delta table at `location` (`<lake>/<zone>/<name>`) in the metastore, once per session.
 
-    A no-op without a metastore, and for locations outside a zone folder (scratch tables of tests).
+    A no-op without a metastore (`spark` None: a writer that needs no Spark, see `Runtime.metastore_spark`),
+    and for locations outside a zone folder (scratch tables of tests).
     """
-    if not uses_metastore(spark) or location in _remembered:
+    if spark is None or not uses_metastore(spark) or location in _remembered:
         return
     found = _zone_and_name(location)
     if found is None:

@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from jobs.catalog.describe import CATALOG_COLUMNS, catalog_row
 from jobs.io.deltars import overwrite
+from jobs.io.tables import remember
 from jobs.settings import Settings
 from jobs.steps.runtime import log, runtime
 
@@ -20,9 +21,6 @@ def sync_catalog_table(*, settings: Settings | None = None) -> int:
     rows = [catalog_row(rt.catalog, r) for _, r in sorted(rt.catalog.resources.items())]
     location = rt.settings.table_path("ops", "catalog")
     overwrite(pa.Table.from_pylist(rows, schema=SCHEMA), location, rt.settings)
-    if rt.settings.metastore_url:  # name it for Spark SQL users of the production metastore
-        from jobs.io.tables import remember
-
-        remember(rt.spark, str(location))
+    remember(rt.metastore_spark, str(location))
     log.info("ops.catalog: %d resources", len(rows))
     return len(rows)

@@ -49,14 +49,13 @@ def quarantine(resource: str | None = None, *, department: str | None = None, ex
     chosen = _chosen(rt, resource, department)
     summaries = []
     for res in chosen:
-        # quarantine tables are small (the refused rows only): read whole by delta-rs, no Spark job
-        table = read_table(rt.settings.table_path("quarantine", res.name), rt.settings, columns=None)
+        # read by delta-rs, no Spark job: the correction marks to count, every column only for a correction file
+        table = read_table(rt.settings.table_path("quarantine", res.name), rt.settings,
+                           columns=None if export_dir is not None else ["_corrected_by_batch"])
         if table is None:
             summaries.append(QuarantineSummary(res.name, res.provider, 0, 0, None))
             continue
-        corrected = (pc.is_valid(table["_corrected_by_batch"]) if "_corrected_by_batch" in table.column_names
-                     else pa.repeat(False, table.num_rows))
-        still_open = table.filter(pc.invert(corrected))
+        still_open = table.filter(pc.is_null(table["_corrected_by_batch"]))
         target = None
         if export_dir is not None and still_open.num_rows:
             target = export_dir / res.provider / f"{res.name}_quarantine_{rt.now:%Y%m%d}.csv"

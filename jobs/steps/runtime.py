@@ -39,6 +39,12 @@ class Runtime:
 
         return get_spark(self.settings)
 
+    @property
+    def metastore_spark(self) -> SparkSession | None:
+        """The session that names tables in the metastore (`jobs.io.tables.remember`), or None without one:
+        a step that writes by delta-rs starts no JVM only to learn there is nothing to name."""
+        return self.spark if self.settings.metastore_url else None
+
     def resource(self, name: str) -> Resource:
         """The entry `name`; the loader's own error (file, resource, field) when that entry is broken.
 

@@ -43,9 +43,8 @@ def scorecard(resources: list[str] | None = None, *, department: str | None = No
         cards.append(score(res.provider, res.name, res.update_cycle, facts, drift_files=drift.get(res.name, 0),
                            expectations_evaluated=evaluated, expectations_passed=passed, as_of=rt.now))
     if record and cards:
-        # Spark only to name ops.scorecard in a metastore; the embedded profile has none and starts no JVM
-        ops.record(rt.spark if settings.metastore_url else None, settings, "scorecard",
-                   [_entry(c, rt.now) for c in cards], once=f"{rt.now.isoformat()}:{len(cards)}")
+        ops.record(rt.metastore_spark, settings, "scorecard", [_entry(c, rt.now) for c in cards],
+                   once=f"{rt.now.isoformat()}:{len(cards)}")
     return cards
 
 

@@ -7,7 +7,7 @@ reasons are counted column-wise), so `citylake summary` answers in a second or t
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 import pyarrow.compute as pc
 
@@ -19,10 +19,20 @@ from jobs.steps.runtime import runtime
 from jobs.steps.scorecard import scorecard
 from jobs.transforms.validation_history import HISTORY_FOLDER
 
-_MANIFEST = ["file", "status", "batch_id", "rows_read", "detail", "recorded_at"]
-_LEDGER = ["step", "status", "batch_id", "rows_read", "rows_accepted", "rows_quarantined", "rows_warned",
-           "rows_published", "detail", "recorded_at"]
-_DRIFT = ["file", "policy", "action", "added", "missing", "renamed", "retyped", "recorded_at"]
+_MANIFEST = ["resource", "file", "status", "batch_id", "rows_read", "detail", "recorded_at"]
+_LEDGER = ["resource", "step", "status", "batch_id", "rows_read", "rows_accepted", "rows_quarantined",
+           "rows_warned", "rows_published", "detail", "recorded_at"]
+_DRIFT = ["resource", "file", "policy", "action", "added", "missing", "renamed", "retyped", "recorded_at"]
+_VALIDATIONS = ["resource", "batch_id", "success"]
+
+
+def _by_resource(settings: Settings, table: str, columns: list[str]) -> dict[str, list[dict]]:
+    """Every entry of an ops table, read once (one delta-rs log replay whatever the number of resources),
+    grouped by resource in the order the table holds them."""
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for entry in ops.rows(settings, table, columns):
+        grouped[entry["resource"]].append(entry)
+    return grouped
 
 
 def quarantine_reasons(settings: Settings, resource: str) -> list[tuple[str, str, int]]:
@@ -41,15 +51,17 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
     settings = rt.settings
     names = resources or sorted(rt.catalog.resources)
     lines = [f"citylake summary — lake at {settings.lake_uri}", ""]
+    manifests, ledgers = _by_resource(settings, "manifest", _MANIFEST), _by_resource(settings, "ledger", _LEDGER)
+    drifts, validations = _by_resource(settings, "drift", _DRIFT), _by_resource(settings, "validations", _VALIDATIONS)
     for name in names:
         res = rt.resource(name)
         lines.append(f"== {res.name} ({res.title}, {res.code}) ==")
-        manifest = sorted(ops.rows(settings, "manifest", _MANIFEST, resource=name), key=lambda m: m["recorded_at"])
+        manifest = sorted(manifests[name], key=lambda m: m["recorded_at"])
         lines.append(f"files: {len(manifest)}")
         for m in manifest:
             extra = f" — {m['detail']}" if m["detail"] else ""
             lines.append(f"  {m['status']:9} {m['file']} batch {m['batch_id']} rows {m['rows_read']}{extra}")
-        ledger = ops.rows(settings, "ledger", _LEDGER, resource=name)
+        ledger = ledgers[name]
         conform = [e for e in ledger if e["step"] == "conform"]
         read, acc, q, warned = (sum(e[k] or 0 for e in conform)
                                 for k in ("rows_read", "rows_accepted", "rows_quarantined", "rows_warned"))
@@ -57,12 +69,12 @@ def summary(resources: list[str] | None = None, *, settings: Settings | None = N
         lines.append(f"rows read {read} = accepted {acc} + quarantined {q} ({balanced}); warned {warned}")
         for bad in (e for e in conform if e["status"] == "failed"):
             lines.append(f"  batch {bad['batch_id']} NOT merged into silver: {bad['detail']}")
-        for d in sorted(ops.rows(settings, "drift", _DRIFT, resource=name), key=lambda d: d["recorded_at"]):
+        for d in sorted(drifts[name], key=lambda d: d["recorded_at"]):
             lines.append(f"  column drift in {d['file']} (policy {d['policy']}, {d['action']}): added {d['added']}, "
                          f"missing {d['missing']}, renamed {d['renamed']}, retyped {d['retyped']}")
         for rule, field, n in quarantine_reasons(settings, name):
             lines.append(f"  quarantine reason {rule} on {field}: {n}")
-        checks = ops.rows(settings, "validations", ["batch_id", "success"], resource=name)
+        checks = validations[name]
         if checks:
             failed = sum(1 for v in checks if v["success"] is False)
             batches = len({v["batch_id"] for v in checks if v["batch_id"] is not None})

@@ -242,17 +242,6 @@ def _walk(node: Any, path: str = "") -> list[tuple[str, str, Any]]:
     return found
 
 
-# --- pins ----------------------------------------------------------------------------------------------
-
-def test_every_runtime_requirement_is_pinned_in_constraints_inside_its_range():
-    constraints = _constraints()
-    requirements = _requirements()
-    assert {"apache-airflow", "pyspark"} <= {_name(r.name) for r in requirements}
-    outside = {r.name: constraints.get(_name(r.name)) for r in requirements
-               if constraints.get(_name(r.name)) is None or constraints[_name(r.name)] not in r.specifier}
-    assert not outside, f"pyproject.toml range vs constraints.txt pin: {outside}"
-
-
 # --- Helm values ---------------------------------------------------------------------------------------
 
 def test_values_run_the_pinned_airflow_with_the_kubernetes_executor():
