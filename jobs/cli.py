@@ -58,10 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", choices=("duckdb", "spark"), help="default: duckdb without a cluster, else spark")
     s.add_argument("--limit", type=int, help="rows shown (table: default 50); caps --json / --csv, which "
                                              "otherwise print every row")
-    shape = s.add_mutually_exclusive_group()
-    shape.add_argument("--json", dest="output", action="store_const", const="json",
-                       help="a JSON array of objects (decimals as exact strings, times ISO 8601)")
-    shape.add_argument("--csv", dest="output", action="store_const", const="csv", help="header and rows as CSV")
+    _output_options(s)
+    s.add_argument("--as-of", metavar="VERSION|TIME", help="read the named tables as they were: a version "
+                   "number (one table) or an ISO 8601 date or time (every named table); duckdb only")
+    s = sub.add_parser("history", help="a lake table's versions: when, which operation, rows added / updated / "
+                                       "removed, which batch of which step (read from the Delta log, no JVM)")
+    s.add_argument("table", help="<zone>.<table>, e.g. silver.market_entities")
+    s.add_argument("--limit", type=int, help="only the newest so many versions")
+    _output_options(s)
     s = sub.add_parser("quarantine", help="open quarantine records; --export writes a correction CSV per department")
     s.add_argument("resource", nargs="?")
     s.add_argument("--department", help="all resources of this providing department")
@@ -94,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--day", type=date.fromisoformat, default=date.today())
     s.add_argument("--scale", type=float, default=0.02, help="share of the city's daily volumes")
     return p
+
+
+def _output_options(s: argparse.ArgumentParser) -> None:
+    """--json / --csv of the commands that print rows (`jobs.io.query.write_result` renders all three)."""
+    shape = s.add_mutually_exclusive_group()
+    shape.add_argument("--json", dest="output", action="store_const", const="json",
+                       help="a JSON array of objects (decimals as exact strings, times ISO 8601)")
+    shape.add_argument("--csv", dest="output", action="store_const", const="csv", help="header and rows as CSV")
 
 
 #: Exit codes, so a script or a scheduler tells a department's problem from an engineer's.
@@ -193,10 +205,19 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
             print(card.describe())
         return 0
     if args.command == "sql":
-        from jobs.io.query import run_query
+        from jobs.io.query import parse_as_of, run_query
 
+        as_of = parse_as_of(args.as_of) if args.as_of is not None else None
         run_query(args.query, settings, engine=args.engine, output=args.output or "table", limit=args.limit,
-                  out=sys.stdout)
+                  as_of=as_of, out=sys.stdout)
+        return 0
+    if args.command == "history":
+        from jobs.io.history import commits_arrow, table_history
+        from jobs.io.query import lake_table, write_result
+
+        commits = table_history(lake_table(settings, args.table), settings, limit=args.limit)
+        write_result(commits_arrow(commits).to_reader(), sys.stdout, output=args.output or "table",
+                     limit=None if args.output else len(commits))
         return 0
     if args.command == "summary":
         from jobs.steps.summary import summary

@@ -6,12 +6,14 @@ Every append that must happen exactly once carries Delta's idempotent-write tran
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobs.io.frames import single_row
 from jobs.io.tables import remember
+from jobs.sql_text import sql_literal
 
 Location = str | Path  # a folder or an object-store URI (s3a://...)
 
@@ -39,9 +41,18 @@ def read_or_empty(spark: SparkSession, path: Location, schema: StructType) -> Da
 
 def ensure_table(spark: SparkSession, path: Location, schema: StructType, *,
                  partition_by: Sequence[str] = (), properties: dict[str, str] | None = None) -> None:
-    """Create an empty table with `schema` unless one is there already."""
+    """Create an empty table with `schema` unless one is there already; a table made before `properties`
+    were asked for gets them set (one commit, once)."""
     from delta.tables import DeltaTable
 
+    wanted = (str(path), tuple(sorted((properties or {}).items())))
+    # a long-lived step server checks an existing table's properties once, not on every batch
+    if properties and wanted not in _ensured and exists(spark, path):
+        held = table_properties(spark, path)
+        missing = {k: v for k, v in properties.items() if held.get(k) != v}
+        if missing:
+            listed = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in missing.items())
+            spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({listed})")
     builder = DeltaTable.createIfNotExists(spark).location(str(path)).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
@@ -49,18 +60,33 @@ def ensure_table(spark: SparkSession, path: Location, schema: StructType, *,
         builder = builder.property(key, value)
     builder.execute()
     remember(spark, str(path))
+    _ensured.add(wanted)
+
+
+#: (location, properties) of the tables this process made sure hold their properties
+_ensured: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+
+
+def table_properties(spark: SparkSession, path: Location) -> dict[str, str]:
+    """The table's properties (`delta.enableChangeDataFeed`, ...)."""
+    from delta.tables import DeltaTable
+
+    return dict(single_row(DeltaTable.forPath(spark, str(path)).detail().select("properties"))[0] or {})
 
 
 def append_once(df: DataFrame, path: Location, *, txn_app_id: str, txn_version: int = 1,
-                partition_by: Sequence[str] = (), merge_schema: bool = False) -> None:
+                partition_by: Sequence[str] = (), merge_schema: bool = False, note: str | None = None) -> None:
     """Append `df` unless a write with the same transaction id already committed.
 
-    `merge_schema` lets the append add columns the table lacks (schema evolution).
+    `merge_schema` lets the append add columns the table lacks (schema evolution); `note` is the commit's
+    `userMetadata` (`jobs.io.history.commit_note`: which batch of which step).
     """
     writer = (
         df.write.format("delta").mode("append")
         .option("txnAppId", txn_app_id).option("txnVersion", str(txn_version))
     )
+    if note is not None:
+        writer = writer.option("userMetadata", note)
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
     if partition_by:
@@ -74,11 +100,39 @@ def is_empty(spark: SparkSession, path: Location) -> bool:
     return read(spark, path).isEmpty()
 
 
-def delete_where(spark: SparkSession, path: Location, condition: Column) -> None:
-    """Delete the matching rows in one commit."""
+def delete_where(spark: SparkSession, path: Location, condition: Column, *, note: str | None = None) -> None:
+    """Delete the matching rows in one commit (`note`: its `userMetadata`)."""
     from delta.tables import DeltaTable
 
-    DeltaTable.forPath(spark, str(path)).delete(condition)
+    with noted(spark, note) as session:
+        DeltaTable.forPath(session, str(path)).delete(condition)
+
+
+@contextmanager
+def noted(spark: SparkSession, note: str | None) -> Iterator[SparkSession]:
+    """A session whose next Delta commits carry `note` as their `userMetadata`.
+
+    Delta's MERGE, UPDATE and DELETE take no writer options: the note can only come from the session
+    configuration, read from the thread's active session when the commit is made. The step server runs
+    several steps of one session in threads side by side, so the note goes into a child session (its own
+    SQL configuration; the same Spark context, cached data and Delta logs), made the thread's active session
+    for the duration; the shared session never carries one step's note into another step's commit.
+    """
+    if note is None:
+        yield spark
+        return
+    child = spark.newSession()
+    child.conf.set("spark.databricks.delta.commitInfo.userMetadata", note)
+    active = spark._jvm.org.apache.spark.sql.SparkSession  # type: ignore[union-attr]
+    previous = active.getActiveSession()
+    active.setActiveSession(child._jsparkSession)
+    try:
+        yield child
+    finally:
+        if previous.isDefined():
+            active.setActiveSession(previous.get())
+        else:
+            active.clearActiveSession()
 
 
 def overwrite(df: DataFrame, path: Location, *, user_metadata: str | None = None,
@@ -113,8 +167,8 @@ def last_user_metadata(spark: SparkSession, path: Location) -> str | None:
 
 
 def upsert(spark: SparkSession, source: DataFrame, path: Location, *, keys: Sequence[str],
-           newer_than: str | None = None) -> dict[str, int]:
-    """MERGE `source` into the table at `path` on `keys`.
+           newer_than: str | None = None, note: str | None = None) -> dict[str, int]:
+    """MERGE `source` into the table at `path` on `keys` (`note`: the commit's `userMetadata`).
 
     With `newer_than` (a column name), a matched row is only replaced by a source row at least as new,
     so re-running an old batch after a newer one cannot roll rows back.
@@ -128,12 +182,13 @@ def upsert(spark: SparkSession, source: DataFrame, path: Location, *, keys: Sequ
     before = version(spark, path)
     cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     update_cond = f"s.`{newer_than}` >= t.`{newer_than}`" if newer_than else None
-    (
-        target.alias("t").merge(source.alias("s"), cond)
-        .whenMatchedUpdateAll(condition=update_cond)
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    with noted(spark, note) as session:
+        (
+            DeltaTable.forPath(session, str(path)).alias("t").merge(source.alias("s"), cond)
+            .whenMatchedUpdateAll(condition=update_cond)
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
     last = single_row(target.history(1).select("version", "operationMetrics"))
     if int(last[0]) == before:  # an empty source commits nothing; the latest commit is an older one
         return {"inserted": 0, "updated": 0, "source": 0}

@@ -28,6 +28,7 @@ import math
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import pyarrow as pa
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     import duckdb
 
 Engine = Literal["duckdb", "spark"]
+#: `--as-of`: a table version, an instant, or None for the current version
+AsOf = int | datetime | None
 Output = Literal["table", "json", "csv"]
 
 #: rows of the table output unless `--limit` says otherwise (Spark's `show` prints 20; analysts asked for more)
@@ -56,7 +59,7 @@ def default_engine(settings: Settings) -> Engine:
 
 
 def run_query(query: str, settings: Settings, *, engine: Engine | None = None, output: Output = "table",
-              limit: int | None = None, out: TextIO) -> None:
+              limit: int | None = None, as_of: AsOf = None, out: TextIO) -> None:
     """Run `query` and print its result to `out`.
 
     Args:
@@ -64,12 +67,18 @@ def run_query(query: str, settings: Settings, *, engine: Engine | None = None, o
         engine: None picks `default_engine(settings)`.
         output: "table" (aligned columns, at most `limit` rows, default `TABLE_ROWS`, with a note of the total
             when cut), "json" or "csv" (every row unless `limit` is given).
+        as_of: read the tables the query names as they were: a version number (the query must name one
+            table: versions are per table) or an instant (every named table at the version current then).
+            DuckDB only; Spark SQL has its own `VERSION AS OF n` / `TIMESTAMP AS OF '...'` after a table name.
 
     Raises:
         QueryError: a table the lake does not hold, SQL the engine cannot parse or bind, a failed conversion.
     """
     engine = engine or default_engine(settings)
     if engine == "spark":
+        if as_of is not None:
+            raise QueryError("--as-of reads through delta-rs (DuckDB); with Spark, write the time travel into the "
+                             "query: SELECT ... FROM silver.t VERSION AS OF 3 (or TIMESTAMP AS OF '2026-06-30')")
         _run_spark(query, settings, output=output, limit=limit, out=out)
         return
     import duckdb
@@ -77,7 +86,7 @@ def run_query(query: str, settings: Settings, *, engine: Engine | None = None, o
     with duckdb_connection(settings) as con:
         try:
             con.extract_statements(query)  # a syntax error is reported before any table is opened
-            attach_named_tables(con, query, settings)
+            attach_named_tables(con, query, settings, as_of=as_of)
             relation = con.sql(query)
             if relation is not None:
                 write_result(relation.to_arrow_reader(BATCH_ROWS), out, output=output, limit=limit)
@@ -164,25 +173,64 @@ def named_tables(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[str, 
     return found
 
 
-def attach_named_tables(con: duckdb.DuckDBPyConnection, query: str, settings: Settings) -> list[LakeTable]:
-    """Make the lake tables `query` names readable as `zone.table` and return them.
+def attach_named_tables(con: duckdb.DuckDBPyConnection, query: str, settings: Settings, *,
+                        as_of: AsOf = None) -> list[LakeTable]:
+    """Make the lake tables `query` names readable as `zone.table` (as of `as_of`) and return them.
 
     A query that names no table of a zone (`SHOW TABLES`, `information_schema`, a bare `appeals`) or that
     DuckDB cannot analyse gets every table of the lake, so listings and DuckDB's "did you mean" see them all.
 
     Raises:
         QueryError: `zone.table` where the zone holds no such table; the message names it and the near misses.
+            With `as_of`: a query that names no lake table, a version with more than one table, a version or
+            instant a table does not have.
     """
     lister = lister_for(settings)
     named = named_tables(con, query)
     wanted = [(s.lower(), t) for s, t in named or [] if s.lower() in ZONES]
     if not wanted:
+        if as_of is not None:
+            raise QueryError("--as-of needs a query that names its lake tables (zone.table)")
         tables = lake_tables(settings, ZONES, lister=lister)
     else:
         tables = [_lake_table(settings, zone, name, lister) for zone, name in dict.fromkeys(wanted)]
+    if isinstance(as_of, int) and len(tables) > 1:
+        raise QueryError(f"--as-of {as_of} is a version, and versions are per table, but the query names "
+                         f"{', '.join(t.qualified for t in tables)}; give an instant (--as-of 2026-06-30T12:00) "
+                         "to read them all as they were then")
     for table in tables:
-        attach(con, table, settings)
+        attach(con, table, settings, as_of=as_of)
     return tables
+
+
+def lake_table(settings: Settings, qualified: str) -> LakeTable:
+    """The lake table `zone.name`.
+
+    Raises:
+        QueryError: not of the form `zone.name`, an unknown zone, or no such table (with the near misses).
+    """
+    zone, dot, name = qualified.partition(".")
+    if not dot or not name or zone.lower() not in ZONES:
+        raise QueryError(f"{qualified!r} is not a lake table: name it <zone>.<table>, zones: {', '.join(ZONES)}",
+                         table=qualified)
+    return _lake_table(settings, zone.lower(), name, lister_for(settings))
+
+
+def parse_as_of(text: str) -> int | datetime:
+    """`--as-of`: a version number (`3`) or an ISO 8601 date or instant (`2026-06-30`, `2026-06-30T12:00`,
+    `2026-06-30T12:00:00+08:00`); a date is its midnight, a time without an offset is in the session zone.
+
+    Raises:
+        QueryError: neither.
+    """
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise QueryError(f"--as-of {text!r}: give a version number (e.g. 3) or an ISO 8601 date or time "
+                         "(e.g. 2026-06-30 or 2026-06-30T12:00:00+08:00)") from None
 
 
 def _lake_table(settings: Settings, zone: str, name: str, lister: LakeLister) -> LakeTable:
@@ -200,22 +248,22 @@ def _lake_table(settings: Settings, zone: str, name: str, lister: LakeLister) ->
                      table=f"{zone}.{name}")
 
 
-def attach(con: duckdb.DuckDBPyConnection, table: LakeTable, settings: Settings) -> None:
-    """`zone.name` as a view over the table's current version (an Arrow dataset registered as `zone__name`).
+def attach(con: duckdb.DuckDBPyConnection, table: LakeTable, settings: Settings, *, as_of: AsOf = None) -> None:
+    """`zone.name` as a view over the table's current version, or the one `as_of` names (an Arrow dataset
+    registered as `zone__name`).
 
     Raises:
         QueryError: delta-rs cannot read the table (a reader feature it lacks); Spark can.
         DeltaError: any other failure to open it (a damaged log is not the query's fault), noted with the table.
     """
-    from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError, DeltaProtocolError
 
-    from jobs.io.deltars import storage_options, table_uri
+    from jobs.io.deltars import table_uri
+    from jobs.io.history import open_table
 
     uri = table_uri(table.location)
-    options = storage_options(settings) if uri.startswith("s3://") else None
     try:
-        dataset = DeltaTable(uri, storage_options=options).to_pyarrow_dataset()
+        dataset = open_table(table, settings, as_of=as_of).to_pyarrow_dataset()
     except DeltaProtocolError as exc:
         raise QueryError(f"{table.qualified}: delta-rs cannot read this table ({exc}); "
                          "run the query with --engine spark", table=table.qualified) from None

@@ -21,6 +21,7 @@ from jobs.catalog.model import Resource
 from jobs.errors import DirtyBatch, LedgerImbalance
 from jobs.io import delta, ops
 from jobs.io.frames import single_row
+from jobs.io.history import commit_note
 from jobs.rules.divisions import LEVEL_OF_ZH, DivisionIndex, packaged_index
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
@@ -82,14 +83,15 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch, lookups: d
             F.lit(None).cast("string").alias("_corrected_by_batch"),
             F.lit(None).cast("timestamp").alias("_corrected_at"))
         delta.append_once(quarantine, settings.table_path("quarantine", res.name), txn_app_id=f"quarantine:{batch_id}",
-                          merge_schema=True)
+                          merge_schema=True, note=commit_note(batch_id, "conform"))
         too_dirty = res.error_limit.exceeded(quarantined, total)
         if too_dirty is not None:
             return _refuse(rt, res, batch, total, quarantined, warned, too_dirty)
 
         audit_path = settings.table_path("audit", res.name)
         delta.ensure_table(spark, audit_path, silver_schema(res))
-        delta.append_once(accepted_rows(evaluated), audit_path, txn_app_id=f"audit:{batch_id}")
+        delta.append_once(accepted_rows(evaluated), audit_path, txn_app_id=f"audit:{batch_id}",
+                          note=commit_note(batch_id, "conform"))
     finally:
         evaluated.unpersist()
 

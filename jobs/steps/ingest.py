@@ -26,6 +26,7 @@ from jobs.io import delta, ops
 from jobs.io.decoding import codec_for
 from jobs.io.excel import stage_xlsx
 from jobs.io.exports import StagedExport, stage_csv, staged_ddl
+from jobs.io.history import commit_note
 from jobs.io.jsonlines import stage_jsonl
 from jobs.io.landing import LandedFile, Landing, landing_for
 from jobs.settings import Settings
@@ -177,7 +178,7 @@ def _append_bronze(rt: Runtime, res: Resource, file: LandedFile, sha: str, batch
         *[F.col("_rescued")[label].alias(bronze_column_for(label)) for label in evolved],
     )
     delta.append_once(frame, bronze_path, txn_app_id=f"bronze:{batch}", partition_by=["_ingest_date"],
-                      merge_schema=bool(evolved))
+                      merge_schema=bool(evolved), note=commit_note(batch, "ingest"))
     if drift is not None and drift.drifted:
         _record_drift(rt, res, file.relative, batch, drift, "evolved" if evolved else "rescued")
     return delta.read(spark, bronze_path).where(F.col("_batch_id") == batch).count(), drift

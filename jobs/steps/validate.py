@@ -22,9 +22,14 @@ from jobs.catalog.suite import suite_path, with_history
 from jobs.errors import LedgerImbalance, ValidationFailed
 from jobs.io import delta, ops
 from jobs.io.frames import single_row
+from jobs.io.history import commit_note
 from jobs.io.quality import load_suite_file, validate_dataframe
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
+
+#: silver keeps a Change Data Feed: what each MERGE inserted, updated (before and after) and deleted, for
+#: incremental readers (the publish step, an analyst's `table_changes`, delta-rs' `load_cdf`)
+SILVER_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
 
 
 def validate(resource: str, *, settings: Settings | None = None, now: datetime | None = None) -> list[dict]:
@@ -76,7 +81,7 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
         if not failed:
             # Only after the ledger says the batch is in silver: a crash before this leaves rows that the
             # retry MERGEs again (a no-op for content), never a batch that is nowhere.
-            delta.delete_where(spark, audit_path, F.col("_batch_id") == batch)
+            delta.delete_where(spark, audit_path, F.col("_batch_id") == batch, note=commit_note(batch, "validate"))
         summary = {"batch_id": batch, "success": not failed, "expectations": len(outcome.outcomes),
                    "failed_errors": failed, "failed_warnings": warned, "data_docs": str(outcome.data_docs),
                    "silver": promoted or "unchanged"}
@@ -103,17 +108,21 @@ def _promote(rt: Runtime, res: Resource, batch: str, rows: DataFrame, n_rows: in
     """Move a validated batch from audit into silver; returns what happened, for the ledger."""
     spark, settings = rt.spark, rt.settings
     silver_path = settings.table_path("silver", res.name)
-    delta.ensure_table(spark, silver_path, silver_schema(res), partition_by=res.partition_by)
+    note = commit_note(batch, "validate")
+    delta.ensure_table(spark, silver_path, silver_schema(res), partition_by=res.partition_by,
+                       properties=SILVER_PROPERTIES)
     if res.write_mode == "overwrite":  # a full snapshot (a code list): the batch is the table
-        delta.overwrite(rows, silver_path, partition_by=res.partition_by)
+        delta.overwrite(rows, silver_path, partition_by=res.partition_by, user_metadata=note)
         done = f"replaced silver with {n_rows} rows"
     elif res.write_mode == "append" or delta.is_empty(spark, silver_path):
         # Nothing to match against (first load) or no key: an idempotent append is the cheap, exact path;
         # the batch itself has no duplicate keys (conform quarantines them).
-        delta.append_once(rows, silver_path, txn_app_id=f"silver:{batch}", partition_by=res.partition_by)
+        delta.append_once(rows, silver_path, txn_app_id=f"silver:{batch}", partition_by=res.partition_by,
+                          note=note)
         done = f"appended {n_rows} rows to silver"
     else:
-        merged = delta.upsert(spark, rows, silver_path, keys=res.primary_key, newer_than="_ingested_at")
+        merged = delta.upsert(spark, rows, silver_path, keys=res.primary_key, newer_than="_ingested_at",
+                              note=note)
         if merged["source"] != n_rows:
             raise LedgerImbalance(f"{res.name} batch {batch}: validated {n_rows} rows, the MERGE read "
                                   f"{merged['source']}")
@@ -137,10 +146,13 @@ def link_corrections(rt: Runtime, res: Resource, batch: str, accepted: DataFrame
     cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in res.primary_key)
     target = DeltaTable.forPath(spark, str(path))
     before = delta.version(spark, path)
-    (target.alias("t").merge(keys.alias("s"), f"{cond} AND t._corrected_by_batch IS NULL AND t._batch_id != '{batch}' "
-                                       "AND NOT exists(t.reasons, r -> r.rule = 'duplicate_key')")
-     .whenMatchedUpdate(set={"_corrected_by_batch": F.lit(batch), "_corrected_at": F.lit(rt.now).cast("timestamp")})
-     .execute())
+    with delta.noted(spark, commit_note(batch, "validate")) as session:
+        (DeltaTable.forPath(session, str(path)).alias("t")
+         .merge(keys.alias("s"), f"{cond} AND t._corrected_by_batch IS NULL AND t._batch_id != '{batch}' "
+                                 "AND NOT exists(t.reasons, r -> r.rule = 'duplicate_key')")
+         .whenMatchedUpdate(set={"_corrected_by_batch": F.lit(batch),
+                                 "_corrected_at": F.lit(rt.now).cast("timestamp")})
+         .execute())
     if delta.version(spark, path) == before:
         return 0
     metrics = single_row(target.history(1).select("operationMetrics"))[0] or {}
