@@ -66,3 +66,19 @@ def silver_schema(resource: Resource) -> T.StructType:
         for i in resource.items
     ]
     return T.StructType(typed + SILVER_LINEAGE.fields)
+
+
+#: the version columns silver adds for `history: scd2` (not in audit: a batch is one version of each record)
+SCD2_COLUMNS = T.StructType(
+    [
+        T.StructField("_valid_from", T.TimestampType(), False),
+        T.StructField("_valid_to", T.TimestampType(), True),
+        T.StructField("_is_current", T.BooleanType(), False),
+    ]
+)
+
+
+def silver_table_schema(resource: Resource) -> T.StructType:
+    """The silver table's schema: the conformed row, plus the version columns of an `scd2` resource."""
+    base = silver_schema(resource)
+    return T.StructType(base.fields + SCD2_COLUMNS.fields) if resource.history == "scd2" else base

@@ -49,7 +49,8 @@ def card(catalog: Catalog, res: Resource) -> str:
         f"开放属性      {res.open_type}" + (f"; 条件: {res.open_condition}" if res.open_condition else ""),
         f"更新周期      {UPDATE_CYCLES[res.update_cycle]}; 发布日期 {res.published or '-'}",
         f"关联资源代码  {', '.join(res.related) or '-'}",
-        f"pipeline      table {res.name}, key {', '.join(res.primary_key) or '-'}, write {res.write_mode}, "
+        f"pipeline      table {res.name}, key {', '.join(res.primary_key) or '-'}, write {res.write_mode}"
+        f"{' (history: scd2)' if res.history == 'scd2' else ''}, "
         f"source {res.source.format}/{res.source.encoding} {res.source.file_pattern}, drift {res.source.drift}",
         "信息项:",
     ]

@@ -18,6 +18,7 @@ import yaml
 from jobs.catalog.model import (
     CATALOG_KINDS,
     DRIFT_POLICIES,
+    HISTORY_MODES,
     ITEM_TYPES,
     OPEN_TYPES,
     PII_CLASSES,
@@ -263,6 +264,10 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
     write_mode = ctx.choice(data, "write_mode", WRITE_MODES, default="merge" if pk else "append")
     if write_mode == "merge" and not pk:
         raise ctx.error("write_mode merge needs a primary_key", field="write_mode")
+    history = ctx.choice(data, "history", HISTORY_MODES, default="latest")
+    if history == "scd2" and write_mode != "merge":
+        raise ctx.error(f"history scd2 keeps the versions of keyed records and needs write_mode merge (and a "
+                        f"primary_key), not {write_mode}", field="history")
     provides = _provides(data.get("provides"), items, _Ctx(path, name, "provides"))
     share_raw = data.get("share") or {}
     source_raw = data.get("source") or {}
@@ -270,6 +275,9 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
         raise ctx.error("'share' and 'source' must be mappings")
     code = ctx.req(data, "code")
     opened = open_spec(data.get("open"), items, _Ctx(path, name, "open"))
+    if opened.history and history != "scd2":
+        raise ctx.error("open.history publishes the versions silver keeps, and this entry keeps none: set "
+                        "history: scd2", field="open.history")
     agg_codes = [a.code for a in opened.aggregates]
     if code in agg_codes or len(set(agg_codes)) != len(agg_codes):
         raise ctx.error(f"resource code {code} also used by {name}'s own aggregates; each table needs its own code",
@@ -301,6 +309,7 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
         related=_strings(data.get("related"), _Ctx(path, name, "related")),
         partition_by=partition_by,
         write_mode=write_mode,  # type: ignore[arg-type]
+        history=history,  # type: ignore[arg-type]
         sample=_Ctx(path, name, "sample").opt(data, "sample", {}, dict),
         open=opened,
         provides=provides,

@@ -100,6 +100,9 @@ RESOURCE_FORMATS: tuple[str, ...] = ("数据库", "电子文件", "电子表格"
 #: with each batch (full snapshots such as code lists).
 WriteMode = Literal["merge", "append", "overwrite"]
 WRITE_MODES: tuple[str, ...] = ("merge", "append", "overwrite")
+#: what silver keeps of a keyed record: its latest value, or every version (slowly changing dimension type 2)
+HistoryMode = Literal["latest", "scd2"]
+HISTORY_MODES: tuple[str, ...] = ("latest", "scd2")
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,8 @@ class Resource:
     #: silver partition columns (items)
     partition_by: tuple[str, ...] = ()
     write_mode: WriteMode = "merge"
+    #: `scd2`: silver keeps every version of a record (`_valid_from`, `_valid_to`, `_is_current`)
+    history: HistoryMode = "latest"
     #: how the resource is opened: k-anonymity and aggregate tables (see jobs/catalog/opendata.py)
     open: OpenSpec = field(default_factory=lambda: OpenSpec())
     #: Hints for the sample generator about the whole resource, e.g. `daily_rows` (rows a day at scale 1,

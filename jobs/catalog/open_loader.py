@@ -67,8 +67,8 @@ def open_spec(raw: Any, items: Sequence[DataItem], ctx: _Ctx) -> OpenSpec:
     if raw is None:
         return OpenSpec()
     if not isinstance(raw, dict):
-        raise ctx.error("'open' must be a mapping with detail, k, quasi_identifiers, aggregates")
-    unknown = set(raw) - {"detail", "k", "quasi_identifiers", "aggregates"}
+        raise ctx.error("'open' must be a mapping with detail, k, quasi_identifiers, aggregates, history")
+    unknown = set(raw) - {"detail", "k", "quasi_identifiers", "aggregates", "history"}
     if unknown:
         raise ctx.error(f"unknown key(s) {', '.join(sorted(unknown))}")
     by_name = {i.name: i for i in items}
@@ -95,7 +95,10 @@ def open_spec(raw: Any, items: Sequence[DataItem], ctx: _Ctx) -> OpenSpec:
     detail = ctx.opt(raw, "detail", True, bool)
     if not detail and not aggregates:
         raise ctx.at("detail").error("detail: false publishes nothing without aggregates")
-    return OpenSpec(detail=detail, k=k, quasi_identifiers=tuple(qis), aggregates=aggregates)
+    history = ctx.opt(raw, "history", False, bool)
+    if history and not detail:
+        raise ctx.at("history").error("history: true opens the versions of the detail table, and detail is false")
+    return OpenSpec(detail=detail, k=k, quasi_identifiers=tuple(qis), aggregates=aggregates, history=history)
 
 
 def _aggregate(raw: Any, items: Mapping[str, DataItem], ctx: _Ctx, k: int) -> Aggregate:

@@ -75,3 +75,5 @@ class OpenSpec:
     #: published columns whose combination could single a person out; empty means no k-anonymity check
     quasi_identifiers: tuple[str, ...] = ()
     aggregates: tuple[Aggregate, ...] = ()
+    #: an `scd2` resource's detail table carries every version (`valid_from`, `valid_to`), not the current rows
+    history: bool = False

@@ -6,7 +6,7 @@ Every append that must happen exactly once carries Delta's idempotent-write tran
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,6 +189,30 @@ def upsert(spark: SparkSession, source: DataFrame, path: Location, *, keys: Sequ
             .whenNotMatchedInsertAll()
             .execute()
         )
+    return _merge_metrics(target, before)
+
+
+def merge_versions(spark: SparkSession, staged: DataFrame, path: Location, *, condition: str,
+                   close: Mapping[str, str], note: str | None = None) -> dict[str, int]:
+    """MERGE a staged SCD2 source (`jobs.transforms.versions.staged_versions`) into the table at `path` in
+    one commit: matched rows are the current versions `close` ends, every other source row is inserted with
+    the table's columns. Returns the metrics of `upsert`."""
+    from delta.tables import DeltaTable
+
+    target = DeltaTable.forPath(spark, str(path))
+    before = version(spark, path)
+    columns = read(spark, path).columns
+    with noted(spark, note) as session:
+        (
+            DeltaTable.forPath(session, str(path)).alias("t").merge(staged.alias("s"), condition)
+            .whenMatchedUpdate(set=dict(close))
+            .whenNotMatchedInsert(values={c: f"s.`{c}`" for c in columns})
+            .execute()
+        )
+    return _merge_metrics(target, before)
+
+
+def _merge_metrics(target, before: int) -> dict[str, int]:  # noqa: ANN001 - delta.tables.DeltaTable
     last = single_row(target.history(1).select("version", "operationMetrics"))
     if int(last[0]) == before:  # an empty source commits nothing; the latest commit is an older one
         return {"inserted": 0, "updated": 0, "source": 0}

@@ -25,6 +25,7 @@ from jobs.io.history import commit_note
 from jobs.rules.divisions import LEVEL_OF_ZH, DivisionIndex, packaged_index
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
+from jobs.transforms import versions
 from jobs.transforms.conform import (
     accepted_rows,
     conform_batch,
@@ -123,7 +124,8 @@ def division_index(rt: Runtime, res: Resource) -> DivisionIndex | None:
     path = rt.settings.table_path("silver", provider.name)
     if not delta.exists(rt.spark, path):
         return None
-    rows = delta.read(rt.spark, path).select(F.col("code").cast("string"), F.col("level").cast("string")).collect()
+    rows = versions.current(delta.read(rt.spark, path), provider) \
+        .select(F.col("code").cast("string"), F.col("level").cast("string")).collect()
     listed = [(r[0], LEVEL_OF_ZH[r[1]]) for r in rows if r[1] in LEVEL_OF_ZH]
     index = packaged_index().with_city_list(listed, source=f"silver.{provider.name}")
     log.info("cn_division of %s reads %d codes of silver.%s over the packaged reference", res.name, len(listed),
@@ -141,8 +143,8 @@ def referenced_values(rt: Runtime, res: Resource) -> dict:
             log.warning("%s.%s references silver.%s, which does not exist yet: not checked in this batch",
                         res.name, name, other)
             continue
-        out[name] = delta.read(rt.spark, path).select(F.col(f"`{item}`").cast("string").alias("value")) \
-            .where(F.col("value").isNotNull())
+        out[name] = versions.current(delta.read(rt.spark, path), rt.catalog.resource(other)) \
+            .select(F.col(f"`{item}`").cast("string").alias("value")).where(F.col("value").isNotNull())
     return out
 
 
@@ -152,7 +154,7 @@ def _silver_values(rt: Runtime, res: Resource) -> dict:
     silver_path = rt.settings.table_path("silver", res.name)
     if not items or not delta.exists(rt.spark, silver_path):
         return {}
-    silver = delta.read(rt.spark, silver_path)
+    silver = versions.current(delta.read(rt.spark, silver_path), res)
     key = F.concat_ws("|", *[F.col(f"`{k}`").cast("string") for k in res.primary_key])
     return {name: silver.select(F.col(f"`{name}`").cast("string").alias("value"), key.alias("key"))
             .where(F.col("value").isNotNull()) for name in items}

@@ -29,11 +29,15 @@ from jobs.settings import Settings
 from jobs.steps.catalog_sync import sync_zone_catalog
 from jobs.steps.release import OpenTable, Released, release
 from jobs.steps.runtime import Runtime, log, runtime
+from jobs.transforms import versions
 from jobs.transforms.aggregate import CELL_ROWS, aggregate
 from jobs.transforms.kanonymity import SUPPRESSED, mark_small_groups
 from jobs.transforms.masking import technique, to_open, warn_starred_addresses
 
 UPDATED = FieldInfo("data_updated_at", "数据更新时间", "timestamp", "该记录最近一次入湖时间", "none")
+#: the version columns of a detail table whose entry opens its history (`open: {history: true}`)
+VERSION_FIELDS = (FieldInfo("valid_from", "版本生效时间", "timestamp", "该版本记录入湖（生效）的时间", "none"),
+                  FieldInfo("valid_to", "版本失效时间", "timestamp", "被下一版本取代的时间；为空表示现行版本", "none"))
 
 
 def _check_validated(rt: Runtime, res: Resource) -> list[str]:
@@ -73,9 +77,9 @@ def _detail(res: Resource, silver: DataFrame, lineage: str, key: str | None) -> 
                                quasi_identifiers=res.open.quasi_identifiers, k=res.open.k)
     published = [i for i in res.items if i.publish != "drop"]
     fields = tuple(FieldInfo(i.name, i.title, _published_type(i), i.description, technique(i))
-                   for i in published) + (UPDATED,)
+                   for i in published) + (UPDATED,) + (VERSION_FIELDS if res.open.history else ())
     allowed = {i.name: i.allow_identifiers for i in published if i.allow_identifiers}
-    order = res.primary_key or tuple(i.name for i in published)
+    order = (res.primary_key or tuple(i.name for i in published)) + (("valid_from",) if res.open.history else ())
     dropped = tuple(FieldInfo(i.name, i.title, i.type, i.description, technique(i))
                     for i in res.items if i.publish == "drop")
     table = OpenTable(res.name, res.code, res.title, res.title_en, res.summary, "detail",
@@ -144,14 +148,17 @@ def publish(resource: str, *, settings: Settings | None = None, now: datetime | 
     # Each open table records the silver version it was built from: nothing new in silver, nothing to do
     # (so re-running a DAG on unchanged landing content changes no table and no file).
     lineage = json.dumps({"silver_version": delta.version(spark, silver_path)})
-    silver = delta.read(spark, silver_path)
+    # an scd2 resource publishes its current rows, or (detail only) every version when the entry opens its
+    # history; aggregates always count the current records
+    every_version = delta.read(spark, silver_path)
+    silver = versions.current(every_version, res)
     store = zone_store(settings, zone)
     dept = rt.catalog.departments[res.provider]
     released: list[Released] = []
     suppressed: dict[str, int] = {}
     plans: list[tuple[OpenTable, DataFrame | None]] = []
     if res.open.detail:
-        plans.append(_detail(res, silver, lineage, settings.pseudonym_key))
+        plans.append(_detail(res, every_version if res.open.history else silver, lineage, settings.pseudonym_key))
     plans += _aggregates(res, silver, lineage)
     for table, source in plans:
         source = source.persist(StorageLevel.MEMORY_AND_DISK) if source is not None else None

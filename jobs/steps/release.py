@@ -8,6 +8,7 @@ previous version. Only a clean version moves `latest/` and the record, and old v
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -97,6 +98,16 @@ def _scan_published(rt: Runtime, table: OpenTable, path: str, store: ObjectStore
     return findings
 
 
+def built_from_note(res: Resource, table: OpenTable) -> str:
+    """What an open table version is built from, kept in its commit: the silver version (`table.lineage`) and
+    a digest of the table's definition (columns, field techniques, order, the entry's open policy), so a
+    catalog change to what is published rebuilds the table although silver did not change."""
+    definition = repr((table.frame.schema.simpleString(), table.fields, table.order_by, sorted(table.allowed.items()),
+                       res.open))
+    digest = hashlib.sha256(definition.encode("utf-8")).hexdigest()[:16]
+    return json.dumps({**json.loads(table.lineage), "definition": digest})
+
+
 def release(rt: Runtime, res: Resource, dept: Department, table: OpenTable, store: ObjectStore, zone: str, *,
             canaries: Sequence[str] = ()) -> Released:
     """Publish `table` as a new version in `store` (zone `zone`), or leave it when nothing changed.
@@ -106,7 +117,8 @@ def release(rt: Runtime, res: Resource, dept: Department, table: OpenTable, stor
     """
     spark, settings = rt.spark, rt.settings
     path = settings.table_path(zone, table.name)
-    if delta.exists(spark, path) and delta.last_user_metadata(spark, path) == table.lineage \
+    built_from = built_from_note(res, table)
+    if delta.exists(spark, path) and delta.last_user_metadata(spark, path) == built_from \
             and store.exists(layout.record_key(table.name)):
         log.info("publish %s: %s.%s is already built from silver as it is", res.name, zone, table.name)
         # the record already states the row count: no scan of the table to say that nothing changed
@@ -116,7 +128,7 @@ def release(rt: Runtime, res: Resource, dept: Department, table: OpenTable, stor
     # Written in download order: the files are then made from the table version itself, read once by delta-rs
     # as Arrow batches in the order Spark's range partitions wrote them, with no second sort and no rows
     # through Python objects.
-    delta.overwrite(table.frame.orderBy(*table.order_by), path, user_metadata=table.lineage)
+    delta.overwrite(table.frame.orderBy(*table.order_by), path, user_metadata=built_from)
     version = delta.version(spark, path)
     titles = {f.name: f.title for f in table.fields}
     schema = table.frame.schema

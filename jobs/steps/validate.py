@@ -16,16 +16,17 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.catalog.derive import silver_schema
+from jobs.catalog.derive import silver_table_schema
 from jobs.catalog.model import Resource
 from jobs.catalog.suite import suite_path, with_history
-from jobs.errors import LedgerImbalance, ValidationFailed
+from jobs.errors import ConfigurationError, LedgerImbalance, ValidationFailed
 from jobs.io import delta, ops
 from jobs.io.frames import single_row
 from jobs.io.history import commit_note
 from jobs.io.quality import load_suite_file, validate_dataframe
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
+from jobs.transforms import versions
 
 #: silver keeps a Change Data Feed: what each MERGE inserted, updated (before and after) and deleted, for
 #: incremental readers (the publish step, an analyst's `table_changes`, delta-rs' `load_cdf`)
@@ -109,17 +110,29 @@ def _promote(rt: Runtime, res: Resource, batch: str, rows: DataFrame, n_rows: in
     spark, settings = rt.spark, rt.settings
     silver_path = settings.table_path("silver", res.name)
     note = commit_note(batch, "validate")
-    delta.ensure_table(spark, silver_path, silver_schema(res), partition_by=res.partition_by,
+    delta.ensure_table(spark, silver_path, silver_table_schema(res), partition_by=res.partition_by,
                        properties=SILVER_PROPERTIES)
+    scd2 = res.history == "scd2"
+    if scd2 and versions.IS_CURRENT not in delta.read(spark, silver_path).columns:
+        raise ConfigurationError(f"{res.name}: the catalog says history: scd2, but silver.{res.name} at {silver_path} "
+                                 "was built keeping only the latest values (no version columns); rebuild it from "
+                                 "bronze under the new setting, or set history back to latest")
     if res.write_mode == "overwrite":  # a full snapshot (a code list): the batch is the table
         delta.overwrite(rows, silver_path, partition_by=res.partition_by, user_metadata=note)
         done = f"replaced silver with {n_rows} rows"
     elif res.write_mode == "append" or delta.is_empty(spark, silver_path):
         # Nothing to match against (first load) or no key: an idempotent append is the cheap, exact path;
         # the batch itself has no duplicate keys (conform quarantines them).
-        delta.append_once(rows, silver_path, txn_app_id=f"silver:{batch}", partition_by=res.partition_by,
-                          note=note)
-        done = f"appended {n_rows} rows to silver"
+        delta.append_once(versions.first_versions(rows) if scd2 else rows, silver_path, txn_app_id=f"silver:{batch}",
+                          partition_by=res.partition_by, note=note)
+        done = f"appended {n_rows} rows to silver" + (" (first versions)" if scd2 else "")
+    elif scd2:
+        staged = versions.staged_versions(rows, delta.read(spark, silver_path), res)
+        merged = delta.merge_versions(spark, staged, silver_path, condition=versions.merge_condition(res),
+                                      close=versions.closing_update(), note=note)
+        changed, added = merged["updated"], merged["inserted"] - merged["updated"]
+        done = (f"merged into silver: {added} new record(s), {changed} new version(s) (earlier ones closed), "
+                f"{n_rows - added - changed} unchanged or older than the current version")
     else:
         merged = delta.upsert(spark, rows, silver_path, keys=res.primary_key, newer_than="_ingested_at",
                               note=note)

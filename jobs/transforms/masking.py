@@ -137,4 +137,7 @@ def warn_starred_addresses(silver: DataFrame, resource: Resource) -> None:
 def to_open(silver: DataFrame, resource: Resource, *, pseudonym_key: str | None = None) -> DataFrame:
     """Silver rows -> open rows: each field de-identified as declared, lineage reduced to the update time."""
     cols = [c for c in (open_column(i, pseudonym_key=pseudonym_key) for i in resource.items) if c is not None]
-    return silver.select(*cols, F.col("_ingested_at").alias("data_updated_at"))
+    cols.append(F.col("_ingested_at").alias("data_updated_at"))
+    if resource.open.history:  # every version, each with its validity (jobs.transforms.versions)
+        cols += [F.col("_valid_from").alias("valid_from"), F.col("_valid_to").alias("valid_to")]
+    return silver.select(*cols)

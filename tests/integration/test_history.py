@@ -1,8 +1,10 @@
-"""The lake over time: every version of a table says which batch of which step wrote it, silver keeps a
-Change Data Feed that delta-rs reads, and `citylake sql --as-of` reads a table as it was (no JVM).
+"""The lake over time: silver keeps every version of a `history: scd2` record, every version of a table
+says which batch of which step wrote it, silver keeps a Change Data Feed that delta-rs reads, and
+`citylake sql --as-of` reads a table as it was (no JVM).
 
-Two days of market entities on a real lake: day 2 re-delivers some entities with a changed registration
-status, some unchanged, and some new ones, so the MERGE of day 2 inserts and updates.
+Two days of market entities (`history: scd2`) on a real lake: day 2 re-delivers some entities with a
+changed registration status, some unchanged, and some new ones, so the MERGE of day 2 closes versions and
+inserts new ones and new records; a third day re-delivers day 2 unchanged and adds nothing.
 """
 
 from __future__ import annotations
@@ -49,21 +51,27 @@ def promote(settings, day: date) -> str:
     return batch
 
 
-@pytest.fixture(scope="module")
-def two_days(tmp_path_factory, spark, catalog, settings_for):
-    settings = settings_for(tmp_path_factory.mktemp("history") / "home")
-    res = catalog.resource(RESOURCE)
+def exports(res) -> tuple[list[dict], list[dict]]:
+    """Day 1's rows, and day 2's: CHANGED of day 1's 存续 entities now 在业, UNCHANGED others as they were,
+    NEW entities."""
     first, _ = make_rows(res, day=DAYS[0], rows=30, defect_rate=0)
     existing = [r for r in first if r["status"] == "存续"]
     assert len(existing) >= CHANGED + UNCHANGED
     changed = [{**r, "status": "在业"} for r in existing[:CHANGED]]
-    unchanged = existing[CHANGED:CHANGED + UNCHANGED]
     fresh, _ = make_rows(res, day=DAYS[1], rows=NEW, seed=777, defect_rate=0)
+    return first, [*changed, *existing[CHANGED:CHANGED + UNCHANGED], *fresh]
+
+
+@pytest.fixture(scope="module")
+def two_days(tmp_path_factory, spark, catalog, settings_for):
+    settings = settings_for(tmp_path_factory.mktemp("history") / "home")
+    res = catalog.resource(RESOURCE)
+    first, second = exports(res)
     deliver(res, settings, DAYS[0], first)
     batches = [promote(settings, DAYS[0])]
-    deliver(res, settings, DAYS[1], [*changed, *unchanged, *fresh])
+    deliver(res, settings, DAYS[1], second)
     batches.append(promote(settings, DAYS[1]))
-    return settings, batches, {r["credit_code"] for r in changed}, len(first)
+    return settings, batches, {r["credit_code"] for r in second[:CHANGED]}, len(first)
 
 
 def cli_json(capsys, *argv: str) -> list[dict]:
@@ -81,7 +89,8 @@ def test_each_version_names_its_operation_rows_and_batch(two_days, capsys, monke
     write, merge = by_op["WRITE"], by_op["MERGE"]
     assert (write["batch"], write["step"], write["rows_added"]) == (day1, "validate", first_rows)
     assert (merge["batch"], merge["step"]) == (day2, "validate")
-    assert (merge["rows_added"], merge["rows_updated"]) == (NEW, CHANGED + UNCHANGED)
+    # scd2: the changed records' new versions and the new records inserted, their old versions closed
+    assert (merge["rows_added"], merge["rows_updated"]) == (NEW + CHANGED, CHANGED)
     assert merge["version"] == silver[0]["version"] and datetime.fromisoformat(merge["timestamp"]).tzinfo
     assert merge["engine"].startswith("Apache-Spark")
     # the other zones' commits say the same: bronze by ingest, audit appended by conform, emptied by validate
@@ -104,12 +113,15 @@ def test_silver_change_feed_reads_with_delta_rs(two_days):
     for row in feed:
         kinds.setdefault(row["_change_type"], []).append(row)
     assert {k: len(v) for k, v in kinds.items()} == {
-        "insert": NEW, "update_preimage": CHANGED + UNCHANGED, "update_postimage": CHANGED + UNCHANGED}
+        "insert": NEW + CHANGED, "update_preimage": CHANGED, "update_postimage": CHANGED}
     assert {r["_commit_version"] for r in feed} == {merge}
-    before = {r["credit_code"]: r["status"] for r in kinds["update_preimage"]}
-    after = {r["credit_code"]: r["status"] for r in kinds["update_postimage"]}
-    assert {k for k in after if before[k] != after[k]} == changed
-    assert {after[k] for k in changed} == {"在业"} and {before[k] for k in changed} == {"存续"}
+    # the closing of each changed record's version: still 存续, no longer current
+    before = {r["credit_code"]: r for r in kinds["update_preimage"]}
+    after = {r["credit_code"]: r for r in kinds["update_postimage"]}
+    assert set(before) == set(after) == changed
+    assert all(before[k]["_is_current"] and not after[k]["_is_current"] and after[k]["status"] == "存续"
+               for k in changed)
+    assert {r["status"] for r in kinds["insert"] if r["credit_code"] in changed} == {"在业"}
 
 
 def query(settings, sql: str, **kw) -> list[dict]:
@@ -121,7 +133,7 @@ def query(settings, sql: str, **kw) -> list[dict]:
 def test_sql_as_of_a_version_or_an_instant(two_days):
     settings, _, changed, first_rows = two_days
     key = sorted(changed)[0]
-    sql = f"SELECT status FROM silver.{RESOURCE} WHERE credit_code = '{key}'"
+    sql = f"SELECT status FROM silver.{RESOURCE} WHERE credit_code = '{key}' AND _is_current"
     history = DeltaTable(table_uri(settings.table_path("silver", RESOURCE))).history()
     write = next(h for h in history if h["operation"] == "WRITE")
     assert query(settings, sql) == [{"status": "在业"}]
@@ -185,3 +197,76 @@ def test_a_table_made_before_the_change_feed_gets_it_once(lake, spark):
 def test_commit_notes_read_back():
     assert parse_note(commit_note("20261127-abc", "validate")) == {"batch": "20261127-abc", "step": "validate"}
     assert parse_note("derived from silver.x@3") == {} and parse_note(None) == {}
+
+
+def silver_rows(settings) -> list[dict]:
+    return DeltaTable(table_uri(settings.table_path("silver", RESOURCE))).to_pyarrow_table().to_pylist()
+
+
+def test_scd2_keeps_every_version_and_one_current_per_record(two_days):
+    settings, (day1, day2), changed, first_rows = two_days
+    rows = silver_rows(settings)
+    assert len(rows) == first_rows + NEW + CHANGED
+    by_key: dict[str, list[dict]] = {}
+    for row in rows:
+        by_key.setdefault(row["credit_code"], []).append(row)
+    assert len(by_key) == first_rows + NEW and all(sum(r["_is_current"] for r in v) == 1 for v in by_key.values())
+    for key in changed:
+        old, new = sorted(by_key[key], key=lambda r: r["_valid_from"])
+        assert (old["status"], old["_batch_id"], old["_is_current"]) == ("存续", day1, False)
+        assert (new["status"], new["_batch_id"], new["_is_current"]) == ("在业", day2, True)
+        assert old["_valid_to"] == new["_valid_from"] == new["_ingested_at"] and new["_valid_to"] is None
+    # an unchanged re-delivery made no version: those records still carry day 1's batch
+    assert sum(1 for v in by_key.values() for r in v if r["_batch_id"] == day2) == NEW + CHANGED
+    # "what was its status then": the version valid at an instant between the two days
+    key = sorted(changed)[0]
+    first, second = sorted(by_key[key], key=lambda r: r["_valid_from"])
+    between = first["_valid_from"] + (second["_valid_from"] - first["_valid_from"]) / 2
+    valid = [r["status"] for r in by_key[key]
+             if r["_valid_from"] <= between and (r["_valid_to"] is None or r["_valid_to"] > between)]
+    assert valid == ["存续"]
+
+
+def test_an_unchanged_redelivery_adds_no_version_and_the_ledger_balances(two_days, catalog, spark):
+    from jobs.io import ops
+
+    settings, _, _, _ = two_days
+    res = catalog.resource(RESOURCE)
+    silver = DeltaTable(table_uri(settings.table_path("silver", RESOURCE)))
+    before_version, before_rows = silver.version(), len(silver_rows(settings))
+    # day 2's records again, in another order (another file, another batch), every one as silver holds it
+    day3 = DAYS[1] + timedelta(days=1)
+    deliver(res, settings, day3, list(reversed(exports(res)[1])))
+    batch = promote(settings, day3)
+    assert DeltaTable(table_uri(settings.table_path("silver", RESOURCE))).version() == before_version
+    assert len(silver_rows(settings)) == before_rows
+    ledger = {r.step: r for r in ops.read(spark, settings, "ledger", RESOURCE).collect() if r.batch_id == batch}
+    assert ledger["conform"].rows_read == ledger["conform"].rows_accepted == ledger["validate"].rows_accepted == \
+        CHANGED + UNCHANGED + NEW
+    assert "0 new record(s), 0 new version(s)" in ledger["validate"].detail, ledger["validate"].detail
+
+
+def test_open_table_holds_the_current_rows_unless_the_entry_opens_the_history(two_days, tmp_path):
+    import shutil
+
+    from jobs.settings import BUILTIN_CATALOG
+    from jobs.steps import publish
+
+    settings, _, changed, first_rows = two_days
+    current = {r["credit_code"]: r["status"] for r in silver_rows(settings) if r["_is_current"]}
+    publish(RESOURCE, settings=settings)
+    opened = DeltaTable(table_uri(settings.table_path("open", RESOURCE))).to_pyarrow_table()
+    assert "valid_from" not in opened.column_names
+    assert dict(zip(opened["credit_code"].to_pylist(), opened["status"].to_pylist(), strict=True)) == current
+    # the same lake under an entry that opens its history: every version, with its validity
+    catalog_copy = tmp_path / "schemas"
+    shutil.copytree(BUILTIN_CATALOG, catalog_copy)
+    entry = catalog_copy / "market_regulation" / "market_entities.yaml"
+    entry.write_text(entry.read_text(encoding="utf-8") + "open: {history: true}\n", encoding="utf-8")
+    from dataclasses import replace
+
+    publish(RESOURCE, settings=replace(settings, catalog_dirs=(catalog_copy,)))
+    versions = DeltaTable(table_uri(settings.table_path("open", RESOURCE))).to_pyarrow_table().to_pylist()
+    assert len(versions) == first_rows + NEW + CHANGED
+    closed = [r for r in versions if r["valid_to"] is not None]
+    assert {r["credit_code"] for r in closed} == changed and {r["status"] for r in closed} == {"存续"}
