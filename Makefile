@@ -7,8 +7,9 @@ ROWS   ?= 1000000
 GB     ?= 2
 REQUESTS    ?= 2000
 CONCURRENCY ?= 16
+BATCHES     ?= 200
 
-.PHONY: demo test test-fast test-integration test-dags test-production bench bench-small bench-bigfile bench-dags bench-api serve snapshots lint expectations clean-lake
+.PHONY: demo test test-fast test-integration test-dags test-production bench bench-small bench-bigfile bench-dags bench-api bench-maintenance serve snapshots lint expectations clean-lake
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/ruff check jobs dags tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/citylake expectations --check
-	$(BIN)/pytest
+	$(BIN)/python -m tests.support.suite
 
 # the edit loop: pure logic, no Spark session
 test-fast: $(STAMP)
@@ -53,6 +54,9 @@ bench-bigfile: $(STAMP)
 
 bench-dags: $(STAMP)
 	$(BIN)/python -m benchmarks.dags
+
+bench-maintenance: $(STAMP)
+	$(BIN)/python -m benchmarks.maintenance --batches $(BATCHES)
 
 bench-api: $(STAMP)
 	$(BIN)/python -m benchmarks.api --requests $(REQUESTS) --concurrency $(CONCURRENCY)

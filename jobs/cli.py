@@ -66,6 +66,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("table", help="<zone>.<table>, e.g. silver.market_entities")
     s.add_argument("--limit", type=int, help="only the newest so many versions")
     _output_options(s)
+    s = sub.add_parser("replay", help="judge a resource's bronze batches again under the catalog as it is now",
+                       description="Conform and validate each bronze batch again (after a rule fix), as a replay "
+                                   "batch of its own in the ledger; promoted replays supersede the originals in "
+                                   "silver and quarantine. Replaying again under the same catalog does nothing.")
+    s.add_argument("resource")
+    s.add_argument("--since", type=date.fromisoformat, help="only batches ingested on or after this day")
+    s = sub.add_parser("maintain", help="compact, vacuum and checkpoint lake tables (delta-rs, no JVM)",
+                       description="Compact small files (Z-ordered by the entry's cluster_by on silver), VACUUM "
+                                   "files replaced more than CITYLAKE_VACUUM_RETAIN_HOURS ago (never below the "
+                                   "CITYLAKE_TIME_TRAVEL_DAYS window) and checkpoint the log.")
+    s.add_argument("targets", nargs="*", help="resources (all their zones), `ops`, or <zone>.<table>; "
+                                              "default: every resource and the ops tables")
+    s.add_argument("--json", dest="output", action="store_const", const="json", help="one object per table")
     s = sub.add_parser("quarantine", help="open quarantine records; --export writes a correction CSV per department")
     s.add_argument("resource", nargs="?")
     s.add_argument("--department", help="all resources of this providing department")
@@ -219,6 +232,14 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         write_result(commits_arrow(commits).to_reader(), sys.stdout, output=args.output or "table",
                      limit=None if args.output else len(commits))
         return 0
+    if args.command == "replay":
+        from jobs.steps.replay import replay
+
+        print(json.dumps(replay(args.resource, since=args.since, settings=settings), ensure_ascii=False, indent=2,
+                         default=str))
+        return EXIT_OK
+    if args.command == "maintain":
+        return _maintain(args, settings)
     if args.command == "summary":
         from jobs.steps.summary import summary
 
@@ -245,6 +266,24 @@ def _step_server(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 
         settings = settings_from_wire(json.loads(sys.stdin.read()))
     StepServer(settings, idle_seconds=args.idle, slots=args.slots).serve_forever()
+    return EXIT_OK
+
+
+def _maintain(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
+    from jobs.catalog.loader import load_catalog_leniently
+    from jobs.steps.maintain import OPS, maintain
+
+    targets = args.targets or [*sorted(load_catalog_leniently(settings.catalog_dirs).catalog.resources), OPS]
+    done = []
+    for target in targets:
+        done += maintain(target, settings=settings)
+    if args.output == "json":
+        print(json.dumps(done, ensure_ascii=False, indent=2))
+    else:
+        from jobs.io.maintenance import Maintained
+
+        for entry in done:
+            print(Maintained(**entry).describe())
     return EXIT_OK
 
 

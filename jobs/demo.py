@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from jobs.catalog import load_catalog
@@ -113,6 +113,12 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
                for dag_id in (f"citylake_{department}", f"citylake_{department}_publish")]
     try:
         run_dags_test(settings, dag_ids, day, log)
+        # the next day: the registration system exports the entities whose status changed; silver keeps both
+        # versions (history: scd2); then the night's maintenance
+        changes = deliver_registration_changes(settings, catalog, day + timedelta(days=1))
+        print(f"sample export: {changes} (registration changes of the next day)")
+        run_dags_test(settings, [f"citylake_{CHANGES_DEPARTMENT}", f"citylake_{CHANGES_DEPARTMENT}_publish",
+                                 "citylake_maintenance"], day + timedelta(days=1), log)
     finally:  # the tasks' step server (one Spark driver for every DAG run above) is not needed any more
         stop_servers(settings.home)
 
@@ -128,7 +134,52 @@ def run_demo(settings: Settings, *, day: date, scale: float = 0.02, fresh: bool 
                    for q in quarantine(department=department, export_dir=settings.home / "corrections",
                                        settings=settings) if q.export]
     return (text + "\n" + "\n".join(f"  correction file      {path}" for path in corrections)
-            + "\n" + _api_check(settings))
+            + "\n" + history_section(settings) + "\n" + _api_check(settings))
+
+
+#: the demo's resource with history (history: scd2) and the change its second day's export makes
+CHANGES_RESOURCE, CHANGES_DEPARTMENT, CHANGED_ENTITIES = "market_entities", "market_regulation", 20
+
+
+def deliver_registration_changes(settings: Settings, catalog, day: date) -> str:  # noqa: ANN001
+    """Write the next day's export of market entities: CHANGED_ENTITIES of those 存续 now 在业, approved that
+    day, read from silver's current rows (delta-rs); returns where it went."""
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    from jobs.io.deltars import table_uri
+    from jobs.sample.changes import changed_records
+    from jobs.sample.writers import write_csv
+
+    res = catalog.resource(CHANGES_RESOURCE)
+    silver = DeltaTable(table_uri(settings.table_path("silver", res.name))).to_pyarrow_table()
+    current = silver.filter(pc.field("_is_current")).to_pylist()
+    rows = changed_records(res, current, item="status", where="存续", to="在业", count=CHANGED_ENTITIES, day=day,
+                           approved_item="approved_date")
+    folder = settings.landing / res.provider / res.name
+    path = folder / f"{res.name}_{day:%Y%m%d}.csv"
+    write_csv(res, rows, path, day=day, seed=0)
+    path.with_name(path.name + res.source.marker_suffix).touch()
+    return f"{path} ({len(rows)} rows)"
+
+
+def history_section(settings: Settings) -> str:
+    """The versions of the history resource's silver table and one changed entity's history, as an analyst
+    would ask for them (`citylake history`, `citylake sql`), both without a JVM."""
+    import io
+
+    from jobs.io.history import commits_arrow, table_history
+    from jobs.io.query import lake_table, run_query, write_result
+
+    out = io.StringIO()
+    table = lake_table(settings, f"silver.{CHANGES_RESOURCE}")
+    write_result(commits_arrow(table_history(table, settings, limit=3)).to_reader(), out, output="table", limit=3)
+    out.write("one entity's registration history (history: scd2):\n")
+    run_query(f"SELECT credit_code, status, approved_date, _valid_from, _valid_to, _is_current "
+              f"FROM silver.{CHANGES_RESOURCE} WHERE credit_code = (SELECT min(credit_code) FROM "
+              f"silver.{CHANGES_RESOURCE} WHERE NOT _is_current) ORDER BY _valid_from", settings, engine="duckdb",
+              out=out)
+    return f"history: citylake history silver.{CHANGES_RESOURCE} --limit 3\n" + out.getvalue()
 
 
 def _api_check(settings: Settings) -> str:

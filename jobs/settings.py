@@ -25,6 +25,8 @@ the CLI, from an Airflow task or from a test that builds its own settings for a 
 | CITYLAKE_METASTORE_USER, CITYLAKE_METASTORE_PASSWORD | credentials of the metastore database | none |
 | CITYLAKE_STEP_SERVER | step tasks run on: `auto` (a step server, started on demand), `required`, `off` | `auto` |
 | CITYLAKE_STEP_SERVER_IDLE | seconds an on-demand step server waits for work before it stops | 600 |
+| CITYLAKE_TIME_TRAVEL_DAYS | how far back every table's versions stay readable (the promise to analysts) | 7 |
+| CITYLAKE_VACUUM_RETAIN_HOURS | replaced files are deleted this long after (never below the window) | 168 |
 
 The `production` profile is these settings and nothing else: it refuses to start unless the lake is on an
 object store and a metastore is configured, so a production task can never quietly write a local lake.
@@ -116,6 +118,8 @@ class Settings:
     metastore_password: str | None = field(default=None, repr=False)
     step_server: StepServerMode = "auto"
     step_server_idle: int = 600
+    time_travel_days: int = 7
+    vacuum_retain_hours: int = 168
 
     @property
     def landing(self) -> Path:
@@ -215,6 +219,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metastore_password=env.get("CITYLAKE_METASTORE_PASSWORD") or None,
         step_server=step_server,  # type: ignore[arg-type]
         step_server_idle=int(env.get("CITYLAKE_STEP_SERVER_IDLE", "600")),
+        time_travel_days=int(env.get("CITYLAKE_TIME_TRAVEL_DAYS", "7")),
+        vacuum_retain_hours=int(env.get("CITYLAKE_VACUUM_RETAIN_HOURS", "168")),
     )
     check_profile(settings)
     return settings
@@ -265,6 +271,8 @@ def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = 
                 "CITYLAKE_OPEN": settings.open_location, "CITYLAKE_RESTRICTED": settings.restricted_location,
                 "CITYLAKE_OPEN_BASE_URL": settings.open_base_url,
                 "CITYLAKE_KEEP_VERSIONS": str(settings.keep_versions),
+                "CITYLAKE_TIME_TRAVEL_DAYS": str(settings.time_travel_days),
+                "CITYLAKE_VACUUM_RETAIN_HOURS": str(settings.vacuum_retain_hours),
                 "CITYLAKE_PSEUDONYM_KEY": settings.pseudonym_key, "CITYLAKE_LAKE": settings.lake_location,
                 "CITYLAKE_METASTORE_URL": settings.metastore_url, "CITYLAKE_METASTORE_USER": settings.metastore_user,
                 "CITYLAKE_METASTORE_PASSWORD": settings.metastore_password}

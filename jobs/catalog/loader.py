@@ -261,6 +261,13 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
     for col in partition_by:
         if col not in names:
             raise ctx.error("partition column names no data item", field=f"partition_by.{col}")
+    cluster_by = _strings(data.get("cluster_by"), _Ctx(path, name, "cluster_by"))
+    for col in cluster_by:
+        if col not in names:
+            raise ctx.error("cluster column names no data item", field=f"cluster_by.{col}")
+        if col in partition_by:
+            raise ctx.error("a partition column needs no clustering: each partition holds one value of it",
+                            field=f"cluster_by.{col}")
     write_mode = ctx.choice(data, "write_mode", WRITE_MODES, default="merge" if pk else "append")
     if write_mode == "merge" and not pk:
         raise ctx.error("write_mode merge needs a primary_key", field="write_mode")
@@ -308,6 +315,7 @@ def _resource(path: Path, departments: Mapping[str, Department]) -> Resource:
         published=_iso_date(data.get("published"), _Ctx(path, name, "published")),
         related=_strings(data.get("related"), _Ctx(path, name, "related")),
         partition_by=partition_by,
+        cluster_by=cluster_by,
         write_mode=write_mode,  # type: ignore[arg-type]
         history=history,  # type: ignore[arg-type]
         sample=_Ctx(path, name, "sample").opt(data, "sample", {}, dict),

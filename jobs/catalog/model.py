@@ -223,6 +223,8 @@ class Resource:
     related: tuple[str, ...] = ()
     #: silver partition columns (items)
     partition_by: tuple[str, ...] = ()
+    #: items maintenance Z-orders silver by (the columns most queries filter on), none: plain compaction
+    cluster_by: tuple[str, ...] = ()
     write_mode: WriteMode = "merge"
     #: `scd2`: silver keeps every version of a record (`_valid_from`, `_valid_to`, `_is_current`)
     history: HistoryMode = "latest"

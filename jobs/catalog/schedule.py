@@ -18,6 +18,8 @@ SCHEDULES = {
     "yearly": "@yearly",
 }
 CYCLE_ORDER = tuple(SCHEDULES)
+#: the maintenance DAG: nightly, after the daily exports' runs and before the working day's queries
+MAINTENANCE_SCHEDULE = "30 2 * * *"
 
 
 @dataclass(frozen=True)

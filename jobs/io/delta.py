@@ -95,6 +95,15 @@ def append_once(df: DataFrame, path: Location, *, txn_app_id: str, txn_version: 
     remember(df.sparkSession, str(path))
 
 
+def replace_where(df: DataFrame, path: Location, condition: str, *, note: str | None = None) -> None:
+    """Replace the rows matching the SQL `condition` by `df` in one commit (Delta's `replaceWhere`): readers
+    see the old rows or the new ones, never neither; repeating it gives the same table."""
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
+    if note is not None:
+        writer = writer.option("userMetadata", note)
+    writer.save(str(path))
+
+
 def is_empty(spark: SparkSession, path: Location) -> bool:
     """True when the table holds no rows (reads at most one file's footer, not the data)."""
     return read(spark, path).isEmpty()

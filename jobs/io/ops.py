@@ -219,10 +219,12 @@ class IngestedBatch(NamedTuple):
 
 
 def ingested_batches(settings: Settings, resource: str) -> list[IngestedBatch]:
-    """Every ingested batch of a resource, oldest first."""
+    """Every ingested batch of a resource, oldest first: batches one ingest call recorded at the same instant
+    in the order it ingested them, their files' name order (a backlog of daily exports, oldest day first), so
+    validate MERGEs a later export after an earlier one."""
     found = rows(settings, "manifest", ("batch_id", "file", "rows_read", "recorded_at"), resource=resource,
                  status="ingested")
-    found.sort(key=lambda r: (r["recorded_at"], r["batch_id"]))
+    found.sort(key=lambda r: (r["recorded_at"], r["file"], r["batch_id"]))
     return [IngestedBatch(r["batch_id"], r["file"], r["rows_read"], r["recorded_at"].date()) for r in found]
 
 

@@ -84,18 +84,35 @@ def run_query(query: str, settings: Settings, *, engine: Engine | None = None, o
     import duckdb
 
     with duckdb_connection(settings) as con:
+        tables: list[LakeTable] = []
         try:
             con.extract_statements(query)  # a syntax error is reported before any table is opened
-            attach_named_tables(con, query, settings, as_of=as_of)
+            tables = attach_named_tables(con, query, settings, as_of=as_of)
             relation = con.sql(query)
             if relation is not None:
                 write_result(relation.to_arrow_reader(BATCH_ROWS), out, output=output, limit=limit)
-        except duckdb.Error as exc:
-            if isinstance(exc, _engine_failures()):
+        except (duckdb.Error, FileNotFoundError, OSError) as exc:
+            if as_of is not None and _missing_file(exc):
+                raise QueryError(
+                    f"{', '.join(t.qualified for t in tables)} as of {as_of}: a data file of that version is gone, "
+                    f"vacuumed {settings.vacuum_retain_hours} h after a later version replaced it "
+                    f"(CITYLAKE_VACUUM_RETAIN_HOURS); versions within CITYLAKE_TIME_TRAVEL_DAYS="
+                    f"{settings.time_travel_days} stay readable ({str(exc).splitlines()[0]})") from None
+            if not isinstance(exc, duckdb.Error) or isinstance(exc, _engine_failures()):
                 raise
             hint = (f"\n(lake tables are named <zone>.<table>; zones: {', '.join(ZONES)})"
                     if isinstance(exc, duckdb.CatalogException) else "")
             raise QueryError(f"{exc}{hint}") from None
+
+
+def _missing_file(exc: BaseException) -> bool:
+    """A scan that found a file of the table's log missing (Arrow's or DuckDB's wording of it)."""
+    import duckdb
+
+    if isinstance(exc, FileNotFoundError):
+        return True
+    scan = isinstance(exc, duckdb.IOException | duckdb.InvalidInputException | OSError)
+    return scan and any(s in str(exc) for s in ("No such file", "FileNotFound", "not found", "NoSuchKey"))
 
 
 def _engine_failures() -> tuple[type[Exception], ...]:

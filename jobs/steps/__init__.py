@@ -2,8 +2,9 @@
 
 from jobs.steps.conform import conform
 from jobs.steps.ingest import ingest
+from jobs.steps.maintain import maintain
 from jobs.steps.publish import publish
 from jobs.steps.run import run
 from jobs.steps.validate import validate
 
-__all__ = ["conform", "ingest", "publish", "run", "validate"]
+__all__ = ["conform", "ingest", "maintain", "publish", "run", "validate"]

@@ -48,7 +48,7 @@ def conform(resource: str, *, settings: Settings | None = None, now: datetime | 
     pending = [b for b in ops.ingested_batches(rt.settings, res.name) if b.batch_id not in done]
     # What the rules look up elsewhere (silver values, the city's division list, referenced tables) does
     # not change while this step runs: read it once, not once per batch.
-    lookups = {"existing": _silver_values(rt, res), "divisions": division_index(rt, res),
+    lookups = {"existing": silver_values(rt, res), "divisions": division_index(rt, res),
                "referenced": referenced_values(rt, res)} if pending else {}
     results = [conform_one(rt, res, batch, lookups) for batch in pending]
     if not results:
@@ -60,12 +60,18 @@ def conform(resource: str, *, settings: Settings | None = None, now: datetime | 
     return results
 
 
-def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch, lookups: dict) -> dict:
+def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch, lookups: dict, *,
+                replay_of: str | None = None) -> dict:
     """Conform one batch; rows are judged as of the day they were ingested (so a re-run agrees).
-    `lookups` are `conform_batch`'s `existing`, `divisions` and `referenced`."""
+    `lookups` are `conform_batch`'s `existing`, `divisions` and `referenced`. With `replay_of`, `batch` is a
+    replay (`jobs.steps.replay`): the rows are bronze's batch `replay_of`, judged again under the catalog
+    as it is now and written under the replay's own batch id."""
     batch_id, source_file, rows_read, ingested_on = batch
     spark, settings = rt.spark, rt.settings
-    bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(F.col("_batch_id") == batch_id)
+    bronze = delta.read(spark, settings.table_path("bronze", res.name)).where(
+        F.col("_batch_id") == (replay_of or batch_id))
+    if replay_of is not None:
+        bronze = bronze.withColumn("_batch_id", F.lit(batch_id))
     evaluated = conform_batch(bronze, res, as_of=ingested_on, **lookups).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = single_row(evaluated.agg(
@@ -103,7 +109,8 @@ def conform_one(rt: Runtime, res: Resource, batch: ops.IngestedBatch, lookups: d
     if in_quarantine + in_audit != rows_read:
         raise LedgerImbalance(f"{res.name} batch {batch_id} ({source_file}): read {rows_read} != "
                               f"accepted {in_audit} + quarantined {in_quarantine}")
-    detail = f"{in_audit} accepted rows wait in audit.{res.name} for validation"
+    detail = (f"{in_audit} accepted rows wait in audit.{res.name} for validation"
+              + (f"; a replay of batch {replay_of} under the catalog as it is now" if replay_of else ""))
     ops.record(spark, settings, "ledger", [ops.LedgerEntry(
         resource=res.name, batch_id=batch_id, step="conform", source_file=source_file, rows_read=rows_read,
         rows_bronze=total, rows_accepted=accepted, rows_quarantined=quarantined, rows_warned=warned,
@@ -148,7 +155,7 @@ def referenced_values(rt: Runtime, res: Resource) -> dict:
     return out
 
 
-def _silver_values(rt: Runtime, res: Resource) -> dict:
+def silver_values(rt: Runtime, res: Resource) -> dict:
     """Silver's (value, key) pairs of the items whose `unique` rule looks at silver."""
     items = silver_unique_items(res)
     silver_path = rt.settings.table_path("silver", res.name)

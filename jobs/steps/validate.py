@@ -10,6 +10,7 @@ row per expectation) and the Data Docs site in the ops zone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from pyspark import StorageLevel
@@ -25,6 +26,7 @@ from jobs.io.frames import single_row
 from jobs.io.history import commit_note
 from jobs.io.quality import load_suite_file, validate_dataframe
 from jobs.settings import Settings
+from jobs.sql_text import sql_literal
 from jobs.steps.runtime import Runtime, log, runtime
 from jobs.transforms import versions
 
@@ -41,12 +43,24 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
     """
     rt = runtime(settings, now)
     res = rt.resource(resource)
+    conformed = ops.batches_ok(rt.settings, res.name, "conform")
+    done = ops.batches_done(rt.settings, res.name, "validate")
+    pending = [(b.batch_id, b.source_file) for b in ops.ingested_batches(rt.settings, res.name)
+               if b.batch_id in conformed - done]
+    return validate_batches(rt, res, pending)
+
+
+def validate_batches(rt: Runtime, res: Resource, pending: list[tuple[str, str]], *,
+                     replay_of: Mapping[str, str] | None = None) -> list[dict]:
+    """Validate and promote the conformed batches `pending` ((batch id, source file), in order). A batch in
+    `replay_of` re-judges the bronze batch it maps to (`jobs.steps.replay`): once promoted, it supersedes
+    that batch in silver and in quarantine.
+
+    Raises:
+        ValidationFailed: as `validate`.
+    """
     spark, settings = rt.spark, rt.settings
     document = load_suite_file(suite_path(settings.expectations_dir, res))
-    conformed = ops.batches_ok(settings, res.name, "conform")
-    done = ops.batches_done(settings, res.name, "validate")
-    pending = [(b.batch_id, b.source_file) for b in ops.ingested_batches(settings, res.name)
-               if b.batch_id in conformed - done]
     audit_path = settings.table_path("audit", res.name)
     results, failures = [], []
     recent = _recent_counts(rt, res)
@@ -66,7 +80,8 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
             ], once=batch)
             failed = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_errors]
             warned = [f"{o.type}({o.column or ''}): {o.observed}" for o in outcome.failed_warnings]
-            promoted = "" if failed else _promote(rt, res, batch, rows, n_rows)
+            promoted = "" if failed else _promote(rt, res, batch, rows, n_rows,
+                                                  replay_of=(replay_of or {}).get(batch))
         finally:
             rows.unpersist()
         if not failed:
@@ -105,7 +120,8 @@ def _recent_counts(rt: Runtime, res: Resource) -> list[int]:
     return [int(r["rows_accepted"]) for r in found[:50]]
 
 
-def _promote(rt: Runtime, res: Resource, batch: str, rows: DataFrame, n_rows: int) -> str:
+def _promote(rt: Runtime, res: Resource, batch: str, rows: DataFrame, n_rows: int, *,
+             replay_of: str | None = None) -> str:
     """Move a validated batch from audit into silver; returns what happened, for the ledger."""
     spark, settings = rt.spark, rt.settings
     silver_path = settings.table_path("silver", res.name)
@@ -120,6 +136,11 @@ def _promote(rt: Runtime, res: Resource, batch: str, rows: DataFrame, n_rows: in
     if res.write_mode == "overwrite":  # a full snapshot (a code list): the batch is the table
         delta.overwrite(rows, silver_path, partition_by=res.partition_by, user_metadata=note)
         done = f"replaced silver with {n_rows} rows"
+    elif res.write_mode == "append" and replay_of is not None:
+        # an event log keeps no key: the replayed batch's rows replace the original's, in one commit
+        delta.replace_where(rows, silver_path, f"_batch_id IN ({sql_literal(replay_of)}, {sql_literal(batch)})",
+                            note=note)
+        done = f"replaced the rows of batch {replay_of} in silver with {n_rows} re-judged rows"
     elif res.write_mode == "append" or delta.is_empty(spark, silver_path):
         # Nothing to match against (first load) or no key: an idempotent append is the cheap, exact path;
         # the batch itself has no duplicate keys (conform quarantines them).
@@ -141,7 +162,56 @@ def _promote(rt: Runtime, res: Resource, batch: str, rows: DataFrame, n_rows: in
                                   f"{merged['source']}")
         done = f"merged into silver: {merged['inserted']} inserted, {merged['updated']} updated"
     corrected = link_corrections(rt, res, batch, rows)
-    return done + (f"; {corrected} earlier quarantined row(s) marked corrected" if corrected else "")
+    done += f"; {corrected} earlier quarantined row(s) marked corrected" if corrected else ""
+    if replay_of is not None:
+        done += "; " + supersede(rt, res, replay_of, batch)
+    return done
+
+
+def supersede(rt: Runtime, res: Resource, original: str, replay: str) -> str:
+    """After a replay's rows are in silver: the original batch's rows the replay now rejects leave silver (an
+    `scd2` record's current version is closed instead), where the original batch still holds them; and
+    the original's open quarantine records are marked as re-judged by the replay, whose own records are
+    now the open ones. Idempotent, so a retried validate repeats it harmlessly."""
+    from delta.tables import DeltaTable
+
+    spark, settings = rt.spark, rt.settings
+    quarantine_path = settings.table_path("quarantine", res.name)
+    silver_path = settings.table_path("silver", res.name)
+    retired = 0
+    if res.primary_key and res.write_mode == "merge" and delta.exists(spark, quarantine_path):
+        rejected = (delta.read(spark, quarantine_path).where(F.col("_batch_id") == replay)
+                    .select(*[F.col(f"`{k}`").cast("string").alias(k) for k in res.primary_key])
+                    .dropna(subset=list(res.primary_key)).distinct())
+        cond = " AND ".join([f"t._batch_id = {sql_literal(original)}",
+                             *(f"cast(t.`{k}` AS string) = s.`{k}`" for k in res.primary_key)])
+        before = delta.version(spark, silver_path)
+        with delta.noted(spark, commit_note(replay, "validate")) as session:
+            merge = DeltaTable.forPath(session, silver_path).alias("t").merge(rejected.alias("s"), cond)
+            if res.history == "scd2":
+                merge = merge.whenMatchedUpdate(
+                    condition=f"t.{versions.IS_CURRENT}",
+                    set={versions.VALID_TO: F.lit(rt.now).cast("timestamp"), versions.IS_CURRENT: F.lit(False)})
+            else:
+                merge = merge.whenMatchedDelete()
+            merge.execute()
+        if delta.version(spark, silver_path) != before:
+            metrics = single_row(DeltaTable.forPath(spark, silver_path).history(1).select("operationMetrics"))[0]
+            retired = int((metrics or {}).get("numTargetRowsDeleted", 0) or 0) + \
+                int((metrics or {}).get("numTargetRowsUpdated", 0) or 0)
+    superseded = 0
+    if delta.exists(spark, quarantine_path):
+        target = DeltaTable.forPath(spark, quarantine_path)
+        before = delta.version(spark, quarantine_path)
+        with delta.noted(spark, commit_note(replay, "validate")) as session:
+            DeltaTable.forPath(session, quarantine_path).update(
+                condition=(F.col("_batch_id") == original) & F.col("_corrected_by_batch").isNull(),
+                set={"_corrected_by_batch": F.lit(replay), "_corrected_at": F.lit(rt.now).cast("timestamp")})
+        if delta.version(spark, quarantine_path) != before:
+            metrics = single_row(target.history(1).select("operationMetrics"))[0] or {}
+            superseded = int(metrics.get("numUpdatedRows", 0) or 0)
+    return (f"replay of batch {original}: {retired} of its row(s) now rejected left silver, "
+            f"{superseded} of its quarantine record(s) re-judged")
 
 
 def link_corrections(rt: Runtime, res: Resource, batch: str, accepted: DataFrame) -> int:

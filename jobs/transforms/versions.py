@@ -3,8 +3,8 @@ which are new versions of current ones, and the MERGE source that closes the old
 new one in a single commit.
 
 A row is a new version only when one of its non-key items differs from the current version (null-safe),
-so a department re-delivering an unchanged record adds nothing; and only when its batch was ingested after
-the current version began, so a late re-run of an older batch can never supersede newer data. Re-running
+so a department re-delivering an unchanged record adds nothing; and only when its batch was ingested no
+earlier than the current version began, so a late re-run of an older batch can never supersede newer data. Re-running
 the same batch after its MERGE committed finds every row already current and stages nothing: exactly once
 needs no bookkeeping of its own.
 
@@ -64,7 +64,9 @@ def staged_versions(rows: DataFrame, silver: DataFrame, res: Resource) -> DataFr
                                                   F.col(VALID_FROM)).alias("t")
     batch = first_versions(rows).alias("s")
     on = _same("s", "t", keys)
-    newer = F.col(f"s.{VALID_FROM}") > F.col(f"t.{VALID_FROM}")
+    # at least as new: one ingest call stamps a backlog of exports with one instant, and validate applies
+    # them in their files' order (`jobs.io.ops.ingested_batches`); the earlier version's validity is then empty
+    newer = F.col(f"s.{VALID_FROM}") >= F.col(f"t.{VALID_FROM}")
     changed = batch.join(live, on, "inner").where(~_same("s", "t", compared_items(res)) & newer).select("s.*")
     fresh = batch.join(live, on, "left_anti")
     closing = changed.select(*[F.col(f"`{k}`").alias(MERGE_KEY + k) for k in keys], "*")

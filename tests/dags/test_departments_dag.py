@@ -31,13 +31,28 @@ def dagbag():
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
     # the demo's runner lives beside the DAG files but is no DAG file: .airflowignore keeps it unparsed
-    assert {Path(s.file).name for s in dagbag.dagbag_stats} == {"departments.py", "catalog_check.py"}
+    assert {Path(s.file).name for s in dagbag.dagbag_stats} == {"departments.py", "catalog_check.py",
+                                                                "maintenance.py"}
 
 
 def test_a_pipeline_and_a_publish_dag_per_department_with_resources(dagbag, catalog):
     with_resources = [k for k in catalog.departments if catalog.resources_of(k)]
     expected = {f"citylake_{k}" for k in with_resources} | {f"citylake_{k}_publish" for k in with_resources}
-    assert set(dagbag.dag_ids) == expected
+    assert set(dagbag.dag_ids) == expected | {"citylake_maintenance"}
+
+
+def test_maintenance_takes_each_resource_s_pool(dagbag, catalog):
+    """One task per resource in the pool its writers take (never racing them), one for the ops tables."""
+    from jobs.catalog.pools import pool_name
+    from jobs.catalog.schedule import MAINTENANCE_SCHEDULE
+
+    dag = dagbag.dags["citylake_maintenance"]
+    pools = {t.task_id: t.pool for t in dag.tasks}
+    assert pools.pop("maintain_ops") == "default_pool"
+    assert pools == {f"maintain_{name}": pool_name(res) for name, res in catalog.resources.items()}
+    writers = dagbag.dags["citylake_market_regulation"].get_task("market_entities.validate")
+    assert writers.pool == pools["maintain_market_entities"]
+    assert dag.schedule == MAINTENANCE_SCHEDULE and dag.catchup is False and dag.max_active_runs == 1
 
 
 def test_task_chain_per_resource(dagbag, catalog):
@@ -130,17 +145,22 @@ def test_dag_test_runs_end_to_end(dagbag, airflow_db, spark, tmp_path, monkeypat
     settings.airflow_home.mkdir(parents=True)  # the session's migrated metadata database, copied
     shutil.copyfile(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db", settings.airflow_home / "airflow.db")
     log = tmp_path / "airflow.log"
-    dag_ids = ["citylake_network_governance", "citylake_network_governance_publish", "no_such_dag"]
+    dag_ids = ["citylake_network_governance", "citylake_network_governance_publish", "citylake_maintenance",
+               "no_such_dag"]
     with pytest.raises(DemoFailed, match="dags test no_such_dag"):
         run_dags_test(settings, [*dag_ids, "citylake_civil_affairs"], date(2026, 11, 26), log)
     printed = capsys.readouterr().out.splitlines()
     assert [line.split(" ...")[0] for line in printed] == [f"airflow: dags test {d} 2026-11-26" for d in dag_ids]
     assert all(line.endswith(" s") for line in printed)
-    assert ["failed after" in line for line in printed] == [False, False, True]
+    assert ["failed after" in line for line in printed] == [False, False, False, True]
     finished = log.read_text(encoding="utf-8")
-    for dag_id in dag_ids[:2]:
+    for dag_id in dag_ids[:3]:
         assert re.search(rf"Marking run <DagRun {dag_id} @ [^\n]*> successful", finished), dag_id
     assert f"{DAGS_TEST_MARK} start citylake_civil_affairs" not in finished  # nothing runs after a failure
+    # the maintenance DAG checkpointed the tables it maintained; Spark reads them (and the ledger) on
+    for zone in ("bronze", "silver", "ops"):
+        name = "ledger" if zone == "ops" else "citizen_appeals"
+        assert list(Path(settings.table_path(zone, name), "_delta_log").glob("*.checkpoint.parquet")), zone
     entries = ops.read(spark, settings, "ledger", "citizen_appeals").collect()
     ledger = {r.step: r for r in entries if r.step != "publish"}
     published = {r.detail.split()[0]: r for r in entries if r.step == "publish"}

@@ -2,9 +2,10 @@
 says which batch of which step wrote it, silver keeps a Change Data Feed that delta-rs reads, and
 `citylake sql --as-of` reads a table as it was (no JVM).
 
-Two days of market entities (`history: scd2`) on a real lake: day 2 re-delivers some entities with a
-changed registration status, some unchanged, and some new ones, so the MERGE of day 2 closes versions and
-inserts new ones and new records; a third day re-delivers day 2 unchanged and adds nothing.
+Market entities (`history: scd2`) on a real lake: day 1, then a backlog of days 2 and 3 ingested by one
+call. Day 2 re-delivers some entities with a changed registration status, some unchanged, and some new
+ones, so its MERGE closes versions and inserts new ones and new records; day 3 re-delivers day 2 in another
+order with one entity changed again (迁出), so only that entity gets a version, after day 2's.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from jobs.steps import conform, ingest, validate
 pytestmark = pytest.mark.spark
 
 RESOURCE = "market_entities"
-DAYS = (date(2026, 11, 26), date(2026, 11, 27))
+DAYS = (date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 28))
 CHANGED, UNCHANGED, NEW = 5, 3, 4
 
 
@@ -42,36 +43,44 @@ def deliver(res, settings, day: date, rows: list[dict]) -> None:
     path.with_name(path.name + res.source.marker_suffix).touch()
 
 
-def promote(settings, day: date) -> str:
-    """ingest -> conform -> validate of the day's export; returns its batch id."""
+def promote(settings, day: date) -> list[str]:
+    """ingest -> conform -> validate of what landing holds, the morning after `day`; returns the batch ids."""
     now = datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(hour=1)
-    batch = ingest(RESOURCE, settings=settings, now=now)[0]["batch_id"]
+    batches = [o["batch_id"] for o in ingest(RESOURCE, settings=settings, now=now)]
     conform(RESOURCE, settings=settings, now=now)
     validate(RESOURCE, settings=settings, now=now)
-    return batch
+    return batches
 
 
-def exports(res) -> tuple[list[dict], list[dict]]:
-    """Day 1's rows, and day 2's: CHANGED of day 1's 存续 entities now 在业, UNCHANGED others as they were,
-    NEW entities."""
+def exports(res) -> tuple[list[dict], list[dict], list[dict]]:
+    """Day 1's rows; day 2's: CHANGED of day 1's 存续 entities now 在业, UNCHANGED others as they were, NEW
+    entities; day 3's: day 2's reversed, the first changed entity now 迁出."""
     first, _ = make_rows(res, day=DAYS[0], rows=30, defect_rate=0)
     existing = [r for r in first if r["status"] == "存续"]
     assert len(existing) >= CHANGED + UNCHANGED
     changed = [{**r, "status": "在业"} for r in existing[:CHANGED]]
     fresh, _ = make_rows(res, day=DAYS[1], rows=NEW, seed=777, defect_rate=0)
-    return first, [*changed, *existing[CHANGED:CHANGED + UNCHANGED], *fresh]
+    second = [*changed, *existing[CHANGED:CHANGED + UNCHANGED], *fresh]
+    third = [{**r, "status": "迁出"} if r is changed[0] else r for r in reversed(second)]
+    return first, second, third
 
 
 @pytest.fixture(scope="module")
-def two_days(tmp_path_factory, spark, catalog, settings_for):
+def history_lake(tmp_path_factory, spark, catalog, settings_for):
     settings = settings_for(tmp_path_factory.mktemp("history") / "home")
     res = catalog.resource(RESOURCE)
-    first, second = exports(res)
+    first, second, third = exports(res)
     deliver(res, settings, DAYS[0], first)
-    batches = [promote(settings, DAYS[0])]
+    (day1,) = promote(settings, DAYS[0])
     deliver(res, settings, DAYS[1], second)
-    batches.append(promote(settings, DAYS[1]))
-    return settings, batches, {r["credit_code"] for r in second[:CHANGED]}, len(first)
+    deliver(res, settings, DAYS[2], third)
+    day2, day3 = promote(settings, DAYS[2])  # a backlog: both in one ingest call, stamped with one instant
+    return settings, (day1, day2, day3), {r["credit_code"] for r in second[:CHANGED]}, len(first)
+
+
+def moved_key(catalog) -> str:
+    """The entity day 3 changes again (存续 -> 在业 on day 2 -> 迁出 on day 3)."""
+    return exports(catalog.resource(RESOURCE))[1][0]["credit_code"]
 
 
 def cli_json(capsys, *argv: str) -> list[dict]:
@@ -79,49 +88,50 @@ def cli_json(capsys, *argv: str) -> list[dict]:
     return json.loads(capsys.readouterr().out)
 
 
-def test_each_version_names_its_operation_rows_and_batch(two_days, capsys, monkeypatch):
-    settings, (day1, day2), _, first_rows = two_days
+def test_each_version_names_its_operation_rows_and_batch(history_lake, capsys, monkeypatch):
+    settings, (day1, day2, day3), _, first_rows = history_lake
     monkeypatch.setenv("CITYLAKE_HOME", str(settings.home))
     silver = cli_json(capsys, "history", f"silver.{RESOURCE}")
     assert [v["version"] for v in silver] == list(range(len(silver) - 1, -1, -1))  # newest first, none missing
-    by_op = {v["operation"]: v for v in silver}
-    assert by_op["CREATE TABLE"]["rows_added"] is None
-    write, merge = by_op["WRITE"], by_op["MERGE"]
-    assert (write["batch"], write["step"], write["rows_added"]) == (day1, "validate", first_rows)
-    assert (merge["batch"], merge["step"]) == (day2, "validate")
+    by_batch = {v["batch"]: v for v in silver}
+    assert silver[-1]["operation"] == "CREATE TABLE" and silver[-1]["rows_added"] is None
+    write, merge2, merge3 = by_batch[day1], by_batch[day2], by_batch[day3]
+    assert (write["operation"], write["step"], write["rows_added"]) == ("WRITE", "validate", first_rows)
     # scd2: the changed records' new versions and the new records inserted, their old versions closed
-    assert (merge["rows_added"], merge["rows_updated"]) == (NEW + CHANGED, CHANGED)
-    assert merge["version"] == silver[0]["version"] and datetime.fromisoformat(merge["timestamp"]).tzinfo
-    assert merge["engine"].startswith("Apache-Spark")
+    assert (merge2["operation"], merge2["rows_added"], merge2["rows_updated"]) == ("MERGE", NEW + CHANGED, CHANGED)
+    # the backlog's later export after the earlier one: only the entity it changed again
+    assert (merge3["operation"], merge3["rows_added"], merge3["rows_updated"]) == ("MERGE", 1, 1)
+    assert merge3["version"] == silver[0]["version"] == merge2["version"] + 1
+    assert datetime.fromisoformat(merge3["timestamp"]).tzinfo and merge3["engine"].startswith("Apache-Spark")
     # the other zones' commits say the same: bronze by ingest, audit appended by conform, emptied by validate
     bronze = cli_json(capsys, "history", f"bronze.{RESOURCE}")
+    day2_rows = CHANGED + UNCHANGED + NEW
     assert [(v["batch"], v["step"], v["rows_added"]) for v in bronze if v["operation"] == "WRITE"] == [
-        (day2, "ingest", CHANGED + UNCHANGED + NEW), (day1, "ingest", first_rows)]
+        (day3, "ingest", day2_rows), (day2, "ingest", day2_rows), (day1, "ingest", first_rows)]
     audit = cli_json(capsys, "history", f"audit.{RESOURCE}")
     assert [(v["operation"], v["batch"], v["step"]) for v in audit if v["batch"] == day2] == [
         ("DELETE", day2, "validate"), ("WRITE", day2, "conform")]
     assert cli_json(capsys, "history", f"silver.{RESOURCE}", "--limit", "1") == silver[:1]
 
 
-def test_silver_change_feed_reads_with_delta_rs(two_days):
-    settings, (_, day2), changed, _ = two_days
+def test_silver_change_feed_reads_with_delta_rs(history_lake, catalog):
+    settings, _, changed, _ = history_lake
     table = DeltaTable(table_uri(settings.table_path("silver", RESOURCE)))
     assert table.metadata().configuration.get("delta.enableChangeDataFeed") == "true"
-    merge = max(h["version"] for h in table.history() if h["operation"] == "MERGE")
-    feed = pa.table(table.load_cdf(starting_version=merge)).to_pylist()
-    kinds = {}
+    merges = sorted(h["version"] for h in table.history() if h["operation"] == "MERGE")
+    feed = pa.table(table.load_cdf(starting_version=merges[0])).to_pylist()
+    kinds: dict[str, list[dict]] = {}
     for row in feed:
         kinds.setdefault(row["_change_type"], []).append(row)
     assert {k: len(v) for k, v in kinds.items()} == {
-        "insert": NEW + CHANGED, "update_preimage": CHANGED, "update_postimage": CHANGED}
-    assert {r["_commit_version"] for r in feed} == {merge}
-    # the closing of each changed record's version: still 存续, no longer current
-    before = {r["credit_code"]: r for r in kinds["update_preimage"]}
-    after = {r["credit_code"]: r for r in kinds["update_postimage"]}
-    assert set(before) == set(after) == changed
-    assert all(before[k]["_is_current"] and not after[k]["_is_current"] and after[k]["status"] == "存续"
-               for k in changed)
-    assert {r["status"] for r in kinds["insert"] if r["credit_code"] in changed} == {"在业"}
+        "insert": NEW + CHANGED + 1, "update_preimage": CHANGED + 1, "update_postimage": CHANGED + 1}
+    assert {r["_commit_version"] for r in feed} == set(merges)
+    # the closing of each changed record's version (no longer current), in commit order
+    closed = sorted(kinds["update_postimage"], key=lambda r: r["_commit_version"])
+    assert all(not r["_is_current"] for r in closed)
+    assert sorted((r["credit_code"], r["status"]) for r in closed[:CHANGED]) == sorted((k, "存续") for k in changed)
+    assert (closed[-1]["credit_code"], closed[-1]["status"]) == (moved_key(catalog), "在业")
+    assert {r["status"] for r in kinds["insert"] if r["credit_code"] in changed} == {"在业", "迁出"}
 
 
 def query(settings, sql: str, **kw) -> list[dict]:
@@ -130,15 +140,15 @@ def query(settings, sql: str, **kw) -> list[dict]:
     return json.loads(out.getvalue())
 
 
-def test_sql_as_of_a_version_or_an_instant(two_days):
-    settings, _, changed, first_rows = two_days
-    key = sorted(changed)[0]
+def test_sql_as_of_a_version_or_an_instant(history_lake, catalog):
+    settings, _, changed, first_rows = history_lake
+    key = sorted(changed - {moved_key(catalog)})[0]
     sql = f"SELECT status FROM silver.{RESOURCE} WHERE credit_code = '{key}' AND _is_current"
     history = DeltaTable(table_uri(settings.table_path("silver", RESOURCE))).history()
     write = next(h for h in history if h["operation"] == "WRITE")
     assert query(settings, sql) == [{"status": "在业"}]
     assert query(settings, sql, as_of=write["version"]) == [{"status": "存续"}]
-    # an instant reads the version current then: just after day 1's write, before day 2's MERGE
+    # an instant reads the version current then: just after day 1's write, before the backlog's MERGEs
     instant = datetime.fromtimestamp(write["timestamp"] / 1000).astimezone()
     assert query(settings, sql, as_of=instant) == [{"status": "存续"}]
     assert query(settings, f"SELECT count(*) AS n FROM silver.{RESOURCE}", as_of=instant) == [{"n": first_rows}]
@@ -153,14 +163,14 @@ def test_sql_as_of_a_version_or_an_instant(two_days):
     (datetime(2020, 1, 1), "duckdb", r"did not exist at 2020-01-01T00:00:00\+08:00"),
     (1, "spark", r"VERSION AS OF"),
 ])
-def test_as_of_a_version_or_time_the_table_never_had_is_refused(two_days, as_of, engine, message):
-    settings, *_ = two_days
+def test_as_of_a_version_or_time_the_table_never_had_is_refused(history_lake, as_of, engine, message):
+    settings, *_ = history_lake
     with pytest.raises(QueryError, match=message):
         run_query(f"SELECT * FROM silver.{RESOURCE}", settings, engine=engine, as_of=as_of, out=io.StringIO())
 
 
-def test_a_version_for_two_tables_or_none_is_refused(two_days):
-    settings, *_ = two_days
+def test_a_version_for_two_tables_or_none_is_refused(history_lake):
+    settings, *_ = history_lake
     with pytest.raises(QueryError, match="versions are per table"):
         run_query(f"SELECT * FROM silver.{RESOURCE} JOIN bronze.{RESOURCE} USING (credit_code)", settings,
                   as_of=1, out=io.StringIO())
@@ -168,8 +178,8 @@ def test_a_version_for_two_tables_or_none_is_refused(two_days):
         run_query("SHOW TABLES", settings, as_of=1, out=io.StringIO())
 
 
-def test_history_of_an_unknown_table_is_a_usage_error(two_days, capsys, monkeypatch):
-    settings, *_ = two_days
+def test_history_of_an_unknown_table_is_a_usage_error(history_lake, capsys, monkeypatch):
+    settings, *_ = history_lake
     monkeypatch.setenv("CITYLAKE_HOME", str(settings.home))
     assert main(["history", "silver.market_entitys"]) == EXIT_USAGE
     assert "did you mean silver.market_entities" in capsys.readouterr().err
@@ -203,56 +213,63 @@ def silver_rows(settings) -> list[dict]:
     return DeltaTable(table_uri(settings.table_path("silver", RESOURCE))).to_pyarrow_table().to_pylist()
 
 
-def test_scd2_keeps_every_version_and_one_current_per_record(two_days):
-    settings, (day1, day2), changed, first_rows = two_days
+def test_scd2_keeps_every_version_and_one_current_per_record(history_lake, catalog):
+    settings, (day1, day2, day3), changed, first_rows = history_lake
     rows = silver_rows(settings)
-    assert len(rows) == first_rows + NEW + CHANGED
+    assert len(rows) == first_rows + NEW + CHANGED + 1
     by_key: dict[str, list[dict]] = {}
     for row in rows:
         by_key.setdefault(row["credit_code"], []).append(row)
     assert len(by_key) == first_rows + NEW and all(sum(r["_is_current"] for r in v) == 1 for v in by_key.values())
-    for key in changed:
+    for key in changed - {moved_key(catalog)}:
         old, new = sorted(by_key[key], key=lambda r: r["_valid_from"])
         assert (old["status"], old["_batch_id"], old["_is_current"]) == ("存续", day1, False)
         assert (new["status"], new["_batch_id"], new["_is_current"]) == ("在业", day2, True)
         assert old["_valid_to"] == new["_valid_from"] == new["_ingested_at"] and new["_valid_to"] is None
-    # an unchanged re-delivery made no version: those records still carry day 1's batch
+        # "what was its status then": the version valid at an instant between the two ingests
+        between = old["_valid_from"] + (new["_valid_from"] - old["_valid_from"]) / 2
+        assert [r["status"] for r in by_key[key] if r["_valid_from"] <= between and
+                (r["_valid_to"] is None or r["_valid_to"] > between)] == ["存续"]
+    # the backlog: day 3 applied after day 2, both learnt at one instant, so day 2's version is valid for none
+    versions = [(r["status"], r["_batch_id"], r["_is_current"]) for r in by_key[moved_key(catalog)]]
+    assert sorted(versions) == sorted([("存续", day1, False), ("在业", day2, False), ("迁出", day3, True)])
+    day2_version = next(r for r in by_key[moved_key(catalog)] if r["_batch_id"] == day2)
+    assert day2_version["_valid_from"] == day2_version["_valid_to"]
+    # unchanged re-deliveries (day 2's UNCHANGED, day 3's all but one) made no version
     assert sum(1 for v in by_key.values() for r in v if r["_batch_id"] == day2) == NEW + CHANGED
-    # "what was its status then": the version valid at an instant between the two days
-    key = sorted(changed)[0]
-    first, second = sorted(by_key[key], key=lambda r: r["_valid_from"])
-    between = first["_valid_from"] + (second["_valid_from"] - first["_valid_from"]) / 2
-    valid = [r["status"] for r in by_key[key]
-             if r["_valid_from"] <= between and (r["_valid_to"] is None or r["_valid_to"] > between)]
-    assert valid == ["存续"]
+    assert sum(1 for v in by_key.values() for r in v if r["_batch_id"] == day3) == 1
 
 
-def test_an_unchanged_redelivery_adds_no_version_and_the_ledger_balances(two_days, catalog, spark):
+def test_an_unchanged_redelivery_stages_nothing_commits_nothing_and_the_ledger_balances(history_lake, catalog, spark):
     from jobs.io import ops
+    from jobs.transforms import versions
 
-    settings, _, _, _ = two_days
+    settings, (_, _, day3), _, _ = history_lake
     res = catalog.resource(RESOURCE)
-    silver = DeltaTable(table_uri(settings.table_path("silver", RESOURCE)))
-    before_version, before_rows = silver.version(), len(silver_rows(settings))
-    # day 2's records again, in another order (another file, another batch), every one as silver holds it
-    day3 = DAYS[1] + timedelta(days=1)
-    deliver(res, settings, day3, list(reversed(exports(res)[1])))
-    batch = promote(settings, day3)
-    assert DeltaTable(table_uri(settings.table_path("silver", RESOURCE))).version() == before_version
-    assert len(silver_rows(settings)) == before_rows
-    ledger = {r.step: r for r in ops.read(spark, settings, "ledger", RESOURCE).collect() if r.batch_id == batch}
+    ledger = {r.step: r for r in ops.read(spark, settings, "ledger", RESOURCE).collect() if r.batch_id == day3}
+    day3_rows = CHANGED + UNCHANGED + NEW
     assert ledger["conform"].rows_read == ledger["conform"].rows_accepted == ledger["validate"].rows_accepted == \
-        CHANGED + UNCHANGED + NEW
-    assert "0 new record(s), 0 new version(s)" in ledger["validate"].detail, ledger["validate"].detail
+        day3_rows
+    assert (f"0 new record(s), 1 new version(s) (earlier ones closed), {day3_rows - 1} unchanged"
+            in ledger["validate"].detail), ledger["validate"].detail
+    # silver's current rows offered again as a batch: nothing to stage, and a MERGE of nothing commits nothing
+    path = settings.table_path("silver", RESOURCE)
+    silver = delta.read(spark, path)
+    staged = versions.staged_versions(versions.current(silver, res), silver, res)
+    assert staged.count() == 0
+    before = delta.version(spark, path)
+    assert delta.merge_versions(spark, staged, path, condition=versions.merge_condition(res),
+                                close=versions.closing_update()) == {"inserted": 0, "updated": 0, "source": 0}
+    assert delta.version(spark, path) == before
 
 
-def test_open_table_holds_the_current_rows_unless_the_entry_opens_the_history(two_days, tmp_path):
+def test_open_table_holds_the_current_rows_unless_the_entry_opens_the_history(history_lake, tmp_path):
     import shutil
 
     from jobs.settings import BUILTIN_CATALOG
     from jobs.steps import publish
 
-    settings, _, changed, first_rows = two_days
+    settings, _, changed, first_rows = history_lake
     current = {r["credit_code"]: r["status"] for r in silver_rows(settings) if r["_is_current"]}
     publish(RESOURCE, settings=settings)
     opened = DeltaTable(table_uri(settings.table_path("open", RESOURCE))).to_pyarrow_table()
@@ -267,6 +284,6 @@ def test_open_table_holds_the_current_rows_unless_the_entry_opens_the_history(tw
 
     publish(RESOURCE, settings=replace(settings, catalog_dirs=(catalog_copy,)))
     versions = DeltaTable(table_uri(settings.table_path("open", RESOURCE))).to_pyarrow_table().to_pylist()
-    assert len(versions) == first_rows + NEW + CHANGED
+    assert len(versions) == first_rows + NEW + CHANGED + 1
     closed = [r for r in versions if r["valid_to"] is not None]
-    assert {r["credit_code"] for r in closed} == changed and {r["status"] for r in closed} == {"存续"}
+    assert {r["credit_code"] for r in closed} == changed and {r["status"] for r in closed} == {"存续", "在业"}

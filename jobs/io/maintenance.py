@@ -1,0 +1,147 @@
+"""Table maintenance by delta-rs: compaction (optionally Z-ordered), VACUUM and a checkpoint, no JVM.
+
+Daily appends and MERGEs leave many small files, and every reader and MERGE pays per file; a long log
+makes every snapshot slower to load. Maintenance rewrites only what needs it: a table is compacted when it
+holds at least `MIN_SMALL_FILES` files below `TARGET_FILE_BYTES` (or when Z-order columns are asked for),
+vacuumed of files a later version replaced more than the retention ago, and checkpointed so a reader
+replays one Parquet file instead of every JSON commit.
+
+delta-rs does this in the task's own process, whoever wrote the table: Spark's tables (bronze to open)
+and delta-rs' own (ops). Compaction commits with `dataChange = false`, so readers, the Change Data Feed
+and streaming consumers see no change of content. Writers of the same resource never run at once with it:
+the maintenance task takes the resource's Airflow pool (`jobs.catalog.pools`); an ops table's concurrent
+appender and a compaction that loses a commit race are retried (`COMMIT_ATTEMPTS`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from jobs.errors import ConfigurationError
+from jobs.io.lake_tables import LakeTable
+from jobs.settings import Settings
+
+log = logging.getLogger("citylake")
+
+#: files below this size count as small (Delta's OPTIMIZE writes up to 1 GiB; 128 MiB is a common target)
+TARGET_FILE_BYTES = 128 * 1024 * 1024
+#: compact when a table (or a partition) holds at least this many small files
+MIN_SMALL_FILES = 8
+#: Delta's default `delta.logRetentionDuration`: commits older than this go at a checkpoint
+LOG_RETENTION_DAYS = 30
+COMMIT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Maintained:
+    """What maintenance did to one table."""
+
+    table: str
+    version_before: int
+    version_after: int
+    files_before: int
+    files_after: int
+    compacted: bool
+    files_vacuumed: int
+    checkpoint: int | None
+    seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        what = [f"{self.files_before} -> {self.files_after} files" if self.compacted else
+                f"{self.files_before} files, not compacted"]
+        what.append(f"{self.files_vacuumed} vacuumed")
+        if self.checkpoint is not None:
+            what.append(f"checkpoint at v{self.checkpoint}")
+        return f"{self.table}: " + ", ".join(what) + f" ({self.seconds:.1f} s)"
+
+
+def check_retention(settings: Settings) -> int:
+    """The VACUUM retention in hours, checked against the time-travel window promised to analysts.
+
+    Raises:
+        ConfigurationError: a retention shorter than the window (VACUUM would delete files of versions the
+            window promises), or a window longer than the log is kept.
+    """
+    window_hours = settings.time_travel_days * 24
+    if settings.time_travel_days < 0 or settings.vacuum_retain_hours < 0:
+        raise ConfigurationError("CITYLAKE_TIME_TRAVEL_DAYS and CITYLAKE_VACUUM_RETAIN_HOURS must not be negative")
+    if settings.vacuum_retain_hours < window_hours:
+        raise ConfigurationError(
+            f"CITYLAKE_VACUUM_RETAIN_HOURS={settings.vacuum_retain_hours} is shorter than the time-travel window "
+            f"CITYLAKE_TIME_TRAVEL_DAYS={settings.time_travel_days} ({window_hours} h): VACUUM would delete the "
+            "files of versions analysts were promised; raise the retention or shorten the window")
+    if settings.time_travel_days > LOG_RETENTION_DAYS:
+        raise ConfigurationError(
+            f"CITYLAKE_TIME_TRAVEL_DAYS={settings.time_travel_days} is longer than the {LOG_RETENTION_DAYS} days "
+            "a table's log is kept (delta.logRetentionDuration); older versions could not be read")
+    return settings.vacuum_retain_hours
+
+
+def _open(table: LakeTable, settings: Settings) -> Any:
+    from deltalake import DeltaTable
+
+    from jobs.io.deltars import storage_options, table_uri
+
+    uri = table_uri(table.location)
+    return DeltaTable(uri, storage_options=storage_options(settings) if uri.startswith("s3://") else None)
+
+
+def small_files(dt: Any) -> int:
+    """Active files below `TARGET_FILE_BYTES`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sizes = pa.table(dt.get_add_actions(flatten=True)).column("size_bytes")
+    return int(pc.sum(pc.less(sizes, TARGET_FILE_BYTES)).as_py() or 0)
+
+
+def maintain_table(table: LakeTable, settings: Settings, *, z_order: Sequence[str] = (),
+                   vacuum: bool = True) -> Maintained:
+    """Compact (when worth it), vacuum and checkpoint one table.
+
+    Raises:
+        ConfigurationError: see `check_retention`.
+        DeltaError: the table cannot be maintained by delta-rs (e.g. a protocol feature it lacks), noted with
+            the table's name.
+    """
+    from deltalake.exceptions import CommitFailedError, DeltaError
+
+    retain = check_retention(settings)
+    started = time.monotonic()
+    dt = _open(table, settings)
+    before, files_before = dt.version(), len(dt.file_uris())
+    compacted = False
+    try:
+        if z_order or small_files(dt) >= MIN_SMALL_FILES:
+            for attempt in range(1, COMMIT_ATTEMPTS + 1):
+                try:
+                    metrics = (dt.optimize.z_order(list(z_order)) if z_order else
+                               dt.optimize.compact(target_size=TARGET_FILE_BYTES))
+                    compacted = bool(metrics.get("numFilesRemoved"))
+                    break
+                except CommitFailedError:  # a concurrent ops append won the commit: compact the new snapshot
+                    if attempt == COMMIT_ATTEMPTS:
+                        raise
+                    dt = _open(table, settings)
+        vacuumed = dt.vacuum(retention_hours=retain, enforce_retention_duration=False, dry_run=False) \
+            if vacuum else []
+        dt = _open(table, settings)
+        checkpoint = None
+        if dt.version() > 0:
+            dt.create_checkpoint()
+            checkpoint = dt.version()
+            dt.cleanup_metadata()  # commits older than the log retention, now covered by the checkpoint
+    except DeltaError as exc:
+        exc.add_note(f"while maintaining {table.qualified} at {table.location}")
+        raise
+    done = Maintained(table.qualified, before, dt.version(), files_before, len(dt.file_uris()), compacted,
+                      len(vacuumed), checkpoint, round(time.monotonic() - started, 2))
+    log.info("maintain %s", done.describe())
+    return done
