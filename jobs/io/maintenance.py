@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from jobs.errors import ConfigurationError
@@ -102,6 +103,27 @@ def small_files(dt: Any) -> int:
     return int(pc.sum(pc.less(sizes, TARGET_FILE_BYTES)).as_py() or 0)
 
 
+def drop_stale_checksums(location: str) -> int:
+    """Remove the Hadoop checksum sidecars (`.<file>.crc`) delta-rs leaves stale in a local table folder.
+
+    Spark writes local files through Hadoop's checksummed file system, which keeps a `.crc` beside each
+    file and verifies it on every read. delta-rs rewrites `_delta_log/_last_checkpoint` without it, so
+    Spark's next read of the table fails the checksum and falls back to listing the log (an exception in
+    the log and a slower snapshot); the data files it compacted and vacuumed leave sidecars of files that
+    are gone. Object stores have no sidecars. Returns how many were removed."""
+    folder = Path(location)
+    if "://" in location or not folder.is_dir():
+        return 0
+    removed = 0
+    stale = [folder / "_delta_log" / "._last_checkpoint.crc"]
+    stale += [crc for crc in folder.rglob(".*.crc") if not crc.with_name(crc.name[1:-4]).exists()]
+    for crc in dict.fromkeys(stale):
+        if crc.exists():
+            crc.unlink()
+            removed += 1
+    return removed
+
+
 def maintain_table(table: LakeTable, settings: Settings, *, z_order: Sequence[str] = (),
                    vacuum: bool = True) -> Maintained:
     """Compact (when worth it), vacuum and checkpoint one table.
@@ -138,6 +160,7 @@ def maintain_table(table: LakeTable, settings: Settings, *, z_order: Sequence[st
             dt.create_checkpoint()
             checkpoint = dt.version()
             dt.cleanup_metadata()  # commits older than the log retention, now covered by the checkpoint
+        drop_stale_checksums(table.location)
     except DeltaError as exc:
         exc.add_note(f"while maintaining {table.qualified} at {table.location}")
         raise

@@ -39,10 +39,10 @@ def small_appends(path: str, batches: int = BATCHES) -> None:
                                         "batch": pa.array([n] * 10, pa.int32())}), mode="append")
 
 
-def spark_append(spark, path: str) -> None:
-    frame = spark.range(1000, 1010, numPartitions=1).select(
+def spark_append(spark, path: str, txn: str, first: int) -> None:
+    frame = spark.range(first, first + 10, numPartitions=1).select(
         F.col("id").cast("string").alias("credit_code"), F.lit("在业").alias("status"), F.lit(99).alias("batch"))
-    delta.append_once(frame, path, txn_app_id="after-maintenance")
+    delta.append_once(frame, path, txn_app_id=txn)
 
 
 def content(spark, path: str) -> list[tuple]:
@@ -59,9 +59,11 @@ def small_files_lake(tmp_path_factory, spark, settings_for):
     for zone in ("bronze", "silver"):
         path = settings.table_path(zone, RESOURCE)
         # made by Spark as the steps make them (silver with its change feed), then many small appends
-        delta.ensure_table(spark, path, schema,
-                           properties={"delta.enableChangeDataFeed": "true"} if zone == "silver" else None)
+        silver_properties = {"delta.enableChangeDataFeed": "true", "delta.checkpointInterval": "1"}
+        delta.ensure_table(spark, path, schema, properties=silver_properties if zone == "silver" else None)
         small_appends(path)
+    # and a last append by Spark, which checkpoints silver (interval 1) with Hadoop's checksum sidecars
+    spark_append(spark, settings.table_path("silver", RESOURCE), "last", 5000)
     for n in range(BATCHES):
         ops.record(spark, settings, "ledger", [ops.LedgerEntry(
             resource=RESOURCE, batch_id=f"b{n}", step="ingest", source_file=f"f{n}.csv", rows_read=10,
@@ -85,15 +87,19 @@ def test_a_resource_is_compacted_vacuumed_and_checkpointed_and_spark_still_reads
     report = {r["table"]: r for r in maintain(RESOURCE, settings=settings)}
     assert set(report) == {f"bronze.{RESOURCE}", f"silver.{RESOURCE}"}  # the zones the lake holds
     done = report[f"silver.{RESOURCE}"]
-    assert done["compacted"] and (done["files_before"], done["files_after"]) == (BATCHES, 1), done
-    assert done["files_vacuumed"] == BATCHES  # retention 0: the replaced files go at once
+    assert done["compacted"] and (done["files_before"], done["files_after"]) == (BATCHES + 1, 1), done
+    assert done["files_vacuumed"] == BATCHES + 1  # retention 0: the replaced files go at once
     assert done["checkpoint"] == done["version_after"] > before  # OPTIMIZE (and VACUUM) commits, then a checkpoint
     on_disk = [p for p in (settings.lake / "silver" / RESOURCE).glob("*.parquet")]
     assert len(on_disk) == 1, on_disk
-    assert list((settings.lake / "silver" / RESOURCE / "_delta_log").glob("*.checkpoint.parquet"))
+    log = settings.lake / "silver" / RESOURCE / "_delta_log"
+    assert list(log.glob("*.checkpoint.parquet"))
+    # no checksum sidecar Spark would find stale (delta-rs rewrote _last_checkpoint), none of a deleted file
+    assert not (log / "._last_checkpoint.crc").exists()
+    assert all(c.with_name(c.name[1:-4]).exists() for c in (settings.lake / "silver" / RESOURCE).rglob(".*.crc"))
     assert content(spark, silver) == rows  # same rows, one file
     # Spark appends on top of delta-rs' compaction and checkpoint
-    spark_append(spark, silver)
+    spark_append(spark, silver, "after-maintenance", 1000)
     assert delta.read(spark, silver).count() == len(rows) + 10
     # a version whose files were vacuumed no longer reads, and says so
     with pytest.raises(QueryError, match=f"silver.{RESOURCE} as of 1: .*vacuumed"):
