@@ -270,10 +270,11 @@ def _step_server(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 
 
 def _maintain(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
-    from jobs.catalog.loader import load_catalog_leniently
     from jobs.steps.maintain import OPS, maintain
+    from jobs.steps.runtime import cached_catalog
 
-    targets = args.targets or [*sorted(load_catalog_leniently(settings.catalog_dirs).catalog.resources), OPS]
+    # the steps below read the same cached parse (`jobs.steps.runtime`), not a second one
+    targets = args.targets or [*sorted(cached_catalog(settings.catalog_dirs).catalog.resources), OPS]
     done = []
     for target in targets:
         done += maintain(target, settings=settings)

@@ -187,7 +187,6 @@ def upsert(spark: SparkSession, source: DataFrame, path: Location, *, keys: Sequ
     """
     from delta.tables import DeltaTable
 
-    target = DeltaTable.forPath(spark, str(path))
     before = version(spark, path)
     cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     update_cond = f"s.`{newer_than}` >= t.`{newer_than}`" if newer_than else None
@@ -198,7 +197,7 @@ def upsert(spark: SparkSession, source: DataFrame, path: Location, *, keys: Sequ
             .whenNotMatchedInsertAll()
             .execute()
         )
-    return _merge_metrics(target, before)
+    return _merge_metrics(spark, path, before)
 
 
 def merge_versions(spark: SparkSession, staged: DataFrame, path: Location, *, condition: str,
@@ -208,7 +207,6 @@ def merge_versions(spark: SparkSession, staged: DataFrame, path: Location, *, co
     the table's columns. Returns the metrics of `upsert`."""
     from delta.tables import DeltaTable
 
-    target = DeltaTable.forPath(spark, str(path))
     before = version(spark, path)
     columns = read(spark, path).columns
     with noted(spark, note) as session:
@@ -218,16 +216,21 @@ def merge_versions(spark: SparkSession, staged: DataFrame, path: Location, *, co
             .whenNotMatchedInsert(values={c: f"s.`{c}`" for c in columns})
             .execute()
         )
-    return _merge_metrics(target, before)
+    return _merge_metrics(spark, path, before)
 
 
-def _merge_metrics(target, before: int) -> dict[str, int]:  # noqa: ANN001 - delta.tables.DeltaTable
-    last = single_row(target.history(1).select("version", "operationMetrics"))
-    if int(last[0]) == before:  # an empty source commits nothing; the latest commit is an older one
-        return {"inserted": 0, "updated": 0, "source": 0}
-    metrics = last[1] or {}
-    return {
-        "inserted": int(metrics.get("numTargetRowsInserted", 0)),
-        "updated": int(metrics.get("numTargetRowsUpdated", 0)),
-        "source": int(metrics.get("numSourceRows", 0)),
-    }
+def metrics_since(spark: SparkSession, path: Location, before: int) -> dict[str, int]:
+    """The operation metrics of the table's latest commit, or `{}` when nothing was committed after version
+    `before` (a MERGE or UPDATE that matched nothing commits nothing; the latest commit is then an older one)."""
+    from delta.tables import DeltaTable
+
+    last = single_row(DeltaTable.forPath(spark, str(path)).history(1).select("version", "operationMetrics"))
+    if int(last[0]) == before:
+        return {}
+    return {k: int(v) for k, v in (last[1] or {}).items() if str(v).lstrip("-").isdigit()}
+
+
+def _merge_metrics(spark: SparkSession, path: Location, before: int) -> dict[str, int]:
+    metrics = metrics_since(spark, path, before)
+    return {"inserted": metrics.get("numTargetRowsInserted", 0), "updated": metrics.get("numTargetRowsUpdated", 0),
+            "source": metrics.get("numSourceRows", 0)}

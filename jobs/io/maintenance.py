@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import ConfigurationError
+from jobs.io.history import open_table
 from jobs.io.lake_tables import LakeTable
 from jobs.settings import Settings
 
@@ -85,15 +86,6 @@ def check_retention(settings: Settings) -> int:
     return settings.vacuum_retain_hours
 
 
-def _open(table: LakeTable, settings: Settings) -> Any:
-    from deltalake import DeltaTable
-
-    from jobs.io.deltars import storage_options, table_uri
-
-    uri = table_uri(table.location)
-    return DeltaTable(uri, storage_options=storage_options(settings) if uri.startswith("s3://") else None)
-
-
 def small_files(dt: Any) -> int:
     """Active files below `TARGET_FILE_BYTES`."""
     import pyarrow as pa
@@ -137,7 +129,7 @@ def maintain_table(table: LakeTable, settings: Settings, *, z_order: Sequence[st
 
     retain = check_retention(settings)
     started = time.monotonic()
-    dt = _open(table, settings)
+    dt = open_table(table, settings)
     before, files_before = dt.version(), len(dt.file_uris())
     compacted = False
     try:
@@ -151,10 +143,10 @@ def maintain_table(table: LakeTable, settings: Settings, *, z_order: Sequence[st
                 except CommitFailedError:  # a concurrent ops append won the commit: compact the new snapshot
                     if attempt == COMMIT_ATTEMPTS:
                         raise
-                    dt = _open(table, settings)
+                    dt = open_table(table, settings)
         vacuumed = dt.vacuum(retention_hours=retain, enforce_retention_duration=False, dry_run=False) \
             if vacuum else []
-        dt = _open(table, settings)
+        dt = open_table(table, settings)
         checkpoint = None
         if dt.version() > 0:
             dt.create_checkpoint()

@@ -22,7 +22,6 @@ from jobs.catalog.model import Resource
 from jobs.catalog.suite import suite_path, with_history
 from jobs.errors import ConfigurationError, LedgerImbalance, ValidationFailed
 from jobs.io import delta, ops
-from jobs.io.frames import single_row
 from jobs.io.history import commit_note
 from jobs.io.quality import load_suite_file, validate_dataframe
 from jobs.settings import Settings
@@ -195,21 +194,16 @@ def supersede(rt: Runtime, res: Resource, original: str, replay: str) -> str:
             else:
                 merge = merge.whenMatchedDelete()
             merge.execute()
-        if delta.version(spark, silver_path) != before:
-            metrics = single_row(DeltaTable.forPath(spark, silver_path).history(1).select("operationMetrics"))[0]
-            retired = int((metrics or {}).get("numTargetRowsDeleted", 0) or 0) + \
-                int((metrics or {}).get("numTargetRowsUpdated", 0) or 0)
+        metrics = delta.metrics_since(spark, silver_path, before)
+        retired = metrics.get("numTargetRowsDeleted", 0) + metrics.get("numTargetRowsUpdated", 0)
     superseded = 0
     if delta.exists(spark, quarantine_path):
-        target = DeltaTable.forPath(spark, quarantine_path)
         before = delta.version(spark, quarantine_path)
         with delta.noted(spark, commit_note(replay, "validate")) as session:
             DeltaTable.forPath(session, quarantine_path).update(
                 condition=(F.col("_batch_id") == original) & F.col("_corrected_by_batch").isNull(),
                 set={"_corrected_by_batch": F.lit(replay), "_corrected_at": F.lit(rt.now).cast("timestamp")})
-        if delta.version(spark, quarantine_path) != before:
-            metrics = single_row(target.history(1).select("operationMetrics"))[0] or {}
-            superseded = int(metrics.get("numUpdatedRows", 0) or 0)
+        superseded = delta.metrics_since(spark, quarantine_path, before).get("numUpdatedRows", 0)
     return (f"replay of batch {original}: {retired} of its row(s) now rejected left silver, "
             f"{superseded} of its quarantine record(s) re-judged")
 
@@ -227,7 +221,6 @@ def link_corrections(rt: Runtime, res: Resource, batch: str, accepted: DataFrame
 
     keys = accepted.select(*[F.col(f"`{k}`").cast("string").alias(k) for k in res.primary_key]).distinct()
     cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in res.primary_key)
-    target = DeltaTable.forPath(spark, str(path))
     before = delta.version(spark, path)
     with delta.noted(spark, commit_note(batch, "validate")) as session:
         (DeltaTable.forPath(session, str(path)).alias("t")
@@ -236,7 +229,4 @@ def link_corrections(rt: Runtime, res: Resource, batch: str, accepted: DataFrame
          .whenMatchedUpdate(set={"_corrected_by_batch": F.lit(batch),
                                  "_corrected_at": F.lit(rt.now).cast("timestamp")})
          .execute())
-    if delta.version(spark, path) == before:
-        return 0
-    metrics = single_row(target.history(1).select("operationMetrics"))[0] or {}
-    return int(metrics.get("numTargetRowsUpdated", 0))
+    return delta.metrics_since(spark, path, before).get("numTargetRowsUpdated", 0)
