@@ -16,6 +16,7 @@ from jobs.errors import (
     CatalogError,
     CitylakeError,
     ConfigurationError,
+    ErasureRefused,
     ExportRejected,
     FilesRejected,
     JarResolutionError,
@@ -72,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
                                    "silver and quarantine. Replaying again under the same catalog does nothing.")
     s.add_argument("resource")
     s.add_argument("--since", type=date.fromisoformat, help="only batches ingested on or after this day")
+    s = sub.add_parser("erase", help="erase one person's records from every zone on request (PIPL art. 47)",
+                       description="Remove a person's rows from bronze, audit, silver (every version), quarantine "
+                                   "and the archived exports, republish the open tables and withdraw their earlier "
+                                   "versions; ops.erasures records the request as a keyed hash. Older table versions "
+                                   "keep the bytes until maintenance vacuums them after CITYLAKE_VACUUM_RETAIN_HOURS.")
+    who = s.add_mutually_exclusive_group(required=True)
+    who.add_argument("--key", help="the record's primary key in --resource (parts of a composite key joined by |)")
+    who.add_argument("--resident-id", help="a resident ID: every resource with resident-ID items (or --resource's)")
+    s.add_argument("--resource", help="the resource (required with --key)")
     s = sub.add_parser("maintain", help="compact, vacuum and checkpoint lake tables (delta-rs, no JVM)",
                        description="Compact small files (Z-ordered by the entry's cluster_by on silver), VACUUM "
                                    "files replaced more than CITYLAKE_VACUUM_RETAIN_HOURS ago (never below the "
@@ -127,8 +137,8 @@ EXIT_CODES_HELP = """exit codes:
   0  success
   1  bad data: a file rejected whole, a batch over its error limit, a failed error-severity expectation,
      personal data caught by the PII gate (the department must correct and re-send)
-  2  usage: unknown command or option, a step run before the one it depends on, or a query naming an
-     unknown table or with bad SQL (citylake sql)
+  2  usage: unknown command or option, a step run before the one it depends on, a query naming an
+     unknown table or with bad SQL (citylake sql), an erasure naming nothing the lake holds
   3  configuration: settings, the catalog or the Delta jars
   4  a service did not answer (the step server); the same command may work later"""
 
@@ -137,7 +147,7 @@ def exit_code_for(exc: CitylakeError) -> int:
     """The exit code of a failure (see EXIT_CODES_HELP)."""
     if isinstance(exc, BadData | ExportRejected):
         return EXIT_BAD_DATA
-    if isinstance(exc, NotReady | QueryError):
+    if isinstance(exc, NotReady | QueryError | ErasureRefused):
         return EXIT_USAGE
     if isinstance(exc, ServiceUnavailable):
         return EXIT_UNAVAILABLE
@@ -240,6 +250,12 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         return EXIT_OK
     if args.command == "maintain":
         return _maintain(args, settings)
+    if args.command == "erase":
+        from jobs.steps.erase import erase
+
+        print(json.dumps(erase(resource=args.resource, key=args.key, resident_id=args.resident_id, settings=settings),
+                         ensure_ascii=False, indent=2, default=str))
+        return EXIT_OK
     if args.command == "summary":
         from jobs.steps.summary import summary
 

@@ -104,6 +104,12 @@ class QueryError(CitylakeError):
         self.table = table
 
 
+class ErasureRefused(CitylakeError):
+    """Raised when an erasure request cannot be carried out as asked: a key the resource does not hold, a
+    resource without personal items, a malformed resident ID, batches still in flight. Nothing was changed;
+    the message names what was asked (never the value itself) and what to do (exit code 2, usage)."""
+
+
 class ServiceUnavailable(CitylakeError):
     """Raised when a service citylake needs does not answer (the step server, an object store, a metastore):
     nothing is wrong with the data or the settings, so the same call may work later (exit code 4)."""

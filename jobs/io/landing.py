@@ -116,6 +116,19 @@ class Landing(ABC):
         """Upload a local file to `key` (used by the sample generator and tests)."""
 
     @abstractmethod
+    def read_bytes(self, key: str) -> bytes:
+        """A whole object (an archived export an erasure rewrites)."""
+
+    @abstractmethod
+    def replace_bytes(self, key: str, data: bytes) -> None:
+        """Overwrite an object in place (an erasure's rewrite of an archived export; nothing else modifies
+        what a department delivered)."""
+
+    @abstractmethod
+    def remove(self, key: str) -> None:
+        """Delete an object if it is there."""
+
+    @abstractmethod
     def fetch(self, file: LandedFile, scratch: Path) -> Any:
         """Context manager yielding a `Fetched` copy (or the file itself) readable at a local path."""
 
@@ -211,6 +224,18 @@ class LocalLanding(Landing):
         shutil.copyfile(local, tmp)
         tmp.replace(dest)
 
+    def read_bytes(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+    def replace_bytes(self, key: str, data: bytes) -> None:
+        dest = self.root / key
+        tmp = dest.with_name("." + dest.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+
+    def remove(self, key: str) -> None:
+        (self.root / key).unlink(missing_ok=True)
+
     @contextmanager
     def fetch(self, file: LandedFile, scratch: Path) -> Iterator[Fetched]:
         path = self.root / file.relative
@@ -284,6 +309,18 @@ class S3Landing(Landing):
 
     def put(self, local: Path, key: str) -> None:
         self.client.upload_file(str(local), self.bucket, self._key(key))
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def replace_bytes(self, key: str, data: bytes) -> None:
+        tagging = self.client.get_object_tagging(Bucket=self.bucket, Key=self._key(key)).get("TagSet", [])
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        if tagging:  # the archive's lifecycle tag stays with the rewritten object
+            self.client.put_object_tagging(Bucket=self.bucket, Key=self._key(key), Tagging={"TagSet": tagging})
+
+    def remove(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     @contextmanager
     def fetch(self, file: LandedFile, scratch: Path) -> Iterator[Fetched]:

@@ -16,8 +16,9 @@ appender and a compaction that loses a commit race are retried (`COMMIT_ATTEMPTS
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ log = logging.getLogger("citylake")
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 #: compact when a table (or a partition) holds at least this many small files
 MIN_SMALL_FILES = 8
-#: Delta's default `delta.logRetentionDuration`: commits older than this go at a checkpoint
+#: the longest time-travel window citylake accepts (Delta's default `delta.logRetentionDuration`); maintenance
+#: sets each table's log retention to the VACUUM retention (`_keep_log_as_long_as_files`)
 LOG_RETENTION_DAYS = 30
 COMMIT_ATTEMPTS = 3
 
@@ -116,6 +118,56 @@ def drop_stale_checksums(location: str) -> int:
     return removed
 
 
+def log_retention(retain_hours: int) -> str:
+    return f"interval {retain_hours} hours"
+
+
+def _keep_log_as_long_as_files(dt: Any, retain_hours: int) -> None:
+    """Keep a table's log commits exactly as long as VACUUM keeps its files (`delta.logRetentionDuration`).
+
+    A commit's add actions carry each file's column statistics: the minimum and maximum values, a resident ID
+    among them. Delta's default keeps commits 30 days, so a row erased and vacuumed would still be readable
+    in the log for weeks; with the log kept as long as the files, both go at the same maintenance run. The
+    time-travel window is never shortened by this: the retention is at least the window (`check_retention`)."""
+    wanted = log_retention(retain_hours)
+    if dt.metadata().configuration.get("delta.logRetentionDuration") != wanted:
+        dt.alter.set_table_properties({"delta.logRetentionDuration": wanted}, raise_if_not_exists=False)
+
+
+#: a commit (`<version>.json`) or Spark's checksum of the table's state after it (`<version>.crc`)
+VERSION_FILE = re.compile(r"^(\d{20})\.(json|crc)$")
+
+
+def stale_version_checksums(names: Iterable[str]) -> list[str]:
+    """The `_delta_log` checksum files whose commit is gone.
+
+    Spark writes `<version>.crc` beside each commit: the table's state after it, and for a small table every
+    file's statistics, so the minimum or maximum of a column (a resident ID) is in it. delta-rs removes
+    expired commits and checkpoints but not these, so they would outlive the rows a VACUUM and an erasure
+    removed; they serve no reader once their commit is gone."""
+    listed = list(names)
+    commits = {m[1] for n in listed if (m := VERSION_FILE.match(n)) and m[2] == "json"}
+    return [n for n in listed if (m := VERSION_FILE.match(n)) and m[2] == "crc" and m[1] not in commits]
+
+
+def drop_stale_version_checksums(location: str, settings: Settings) -> int:
+    """Delete `stale_version_checksums` of the table at `location` (a folder or an object-store URI)."""
+    if "://" not in location:
+        log_dir = Path(location) / "_delta_log"
+        stale = stale_version_checksums(p.name for p in log_dir.iterdir()) if log_dir.is_dir() else []
+        for name in stale:
+            (log_dir / name).unlink(missing_ok=True)
+            (log_dir / f".{name}.crc").unlink(missing_ok=True)  # Hadoop's sidecar of the checksum file
+        return len(stale)
+    from jobs.io.objects import store_for
+
+    store = store_for(re.sub(r"^s3a://", "s3://", location), settings)
+    stale = stale_version_checksums(k.rsplit("/", 1)[-1] for k in store.list("_delta_log/"))
+    for name in stale:
+        store.delete_prefix(f"_delta_log/{name}")
+    return len(stale)
+
+
 def maintain_table(table: LakeTable, settings: Settings, *, z_order: Sequence[str] = (),
                    vacuum: bool = True) -> Maintained:
     """Compact (when worth it), vacuum and checkpoint one table.
@@ -144,7 +196,9 @@ def maintain_table(table: LakeTable, settings: Settings, *, z_order: Sequence[st
                     if attempt == COMMIT_ATTEMPTS:
                         raise
                     dt = open_table(table, settings)
-        vacuumed = dt.vacuum(retention_hours=retain, enforce_retention_duration=False, dry_run=False) \
+        _keep_log_as_long_as_files(dt, retain)
+        # full: the change-feed files of MERGEs and DELETEs are no remove actions, only a listing finds them
+        vacuumed = dt.vacuum(retention_hours=retain, enforce_retention_duration=False, dry_run=False, full=True) \
             if vacuum else []
         dt = open_table(table, settings)
         checkpoint = None
@@ -152,6 +206,7 @@ def maintain_table(table: LakeTable, settings: Settings, *, z_order: Sequence[st
             dt.create_checkpoint()
             checkpoint = dt.version()
             dt.cleanup_metadata()  # commits older than the log retention, now covered by the checkpoint
+            drop_stale_version_checksums(table.location, settings)
         drop_stale_checksums(table.location)
     except DeltaError as exc:
         exc.add_note(f"while maintaining {table.qualified} at {table.location}")

@@ -60,7 +60,7 @@ class LedgerEntry:
 
     resource: str
     batch_id: str
-    step: str  # ingest | conform | validate | publish
+    step: str  # ingest | conform | validate | publish | erase
     source_file: str
     rows_read: int
     rows_bronze: int
@@ -135,8 +135,26 @@ def schema_of(cls: type) -> T.StructType:
                                        True) for n, t in hints.items()])
 
 
+@dataclass(frozen=True)
+class ErasureEntry:
+    """One phase of an erasure request (`jobs.steps.erase`) for one resource: `started` before anything is
+    changed, `done` once every zone and published file is clear. The person is named only by a keyed hash."""
+
+    erasure_id: str
+    resource: str
+    subject: str  # key | resident_id
+    subject_hash: str
+    status: str  # started | done
+    #: JSON: rows removed per zone table, archived exports rewritten or withdrawn, open versions withdrawn
+    removed: str
+    detail: str
+    #: when VACUUM may delete the files that still hold the person (the time-travel retention from now)
+    purge_after: datetime
+    recorded_at: datetime
+
+
 TABLES = {"manifest": ManifestEntry, "ledger": LedgerEntry, "validations": ValidationEntry, "drift": DriftEntry,
-          "scorecard": ScorecardEntry}
+          "scorecard": ScorecardEntry, "erasures": ErasureEntry}
 
 
 def _path(settings: Settings, table: str):  # noqa: ANN202
@@ -225,7 +243,18 @@ def ingested_batches(settings: Settings, resource: str) -> list[IngestedBatch]:
     found = rows(settings, "manifest", ("batch_id", "file", "rows_read", "recorded_at"), resource=resource,
                  status="ingested")
     found.sort(key=lambda r: (r["recorded_at"], r["file"], r["batch_id"]))
-    return [IngestedBatch(r["batch_id"], r["file"], r["rows_read"], r["recorded_at"].date()) for r in found]
+    erased = erased_rows(settings, resource)
+    return [IngestedBatch(r["batch_id"], r["file"], r["rows_read"] - erased.get(r["batch_id"], 0),
+                          r["recorded_at"].date()) for r in found]
+
+
+def erased_rows(settings: Settings, resource: str) -> dict[str, int]:
+    """Rows of each bronze batch an erasure removed (ledger step `erase`): bronze holds that many fewer than
+    the file had, which a replay of the batch must expect."""
+    out: dict[str, int] = {}
+    for r in rows(settings, "ledger", ("batch_id", "rows_bronze"), resource=resource, step="erase"):
+        out[r["batch_id"]] = out.get(r["batch_id"], 0) + int(r["rows_bronze"])
+    return out
 
 
 def batches_ok(settings: Settings, resource: str, step: str) -> set[str]:
