@@ -146,7 +146,12 @@ def open_table(table: LakeTable, settings: Settings, *, as_of: int | datetime | 
     try:
         current.load_as_version(target)
     except DeltaError as exc:  # e.g. the version's log was cleaned up after its retention
-        raise QueryError(f"{table.qualified} cannot be read as of {as_of}: {exc}", table=table.qualified) from None
+        kept = min((int(e["version"]) for e in DeltaTable(uri, storage_options=options).history()), default=latest)
+        why = (f"its commit was removed with the files it named, {settings.vacuum_retain_hours} h after a later "
+               f"version replaced them (CITYLAKE_VACUUM_RETAIN_HOURS); versions within CITYLAKE_TIME_TRAVEL_DAYS="
+               f"{settings.time_travel_days} stay readable, the oldest kept now is {kept}"
+               if "log segment" in str(exc) else str(exc))
+        raise QueryError(f"{table.qualified} cannot be read as of {as_of}: {why}", table=table.qualified) from None
     return current
 
 

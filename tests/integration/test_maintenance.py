@@ -102,7 +102,8 @@ def test_a_resource_is_compacted_vacuumed_and_checkpointed_and_spark_still_reads
     spark_append(spark, silver, "after-maintenance", 1000)
     assert delta.read(spark, silver).count() == len(rows) + 10
     # a version whose files were vacuumed no longer reads, and says so
-    with pytest.raises(QueryError, match=f"silver.{RESOURCE} as of 1: .*vacuumed"):
+    with pytest.raises(QueryError, match=f"silver.{RESOURCE} cannot be read as of 1: its commit was removed with "
+                                         "the files it named"):
         run_query(f"SELECT count(*) FROM silver.{RESOURCE}", settings, as_of=1, out=io.StringIO())
 
 
@@ -116,12 +117,13 @@ def test_within_the_window_old_versions_stay_readable(small_lake, spark):
 
 
 def test_z_order_by_the_cluster_columns(small_lake, spark):
-    settings = small_lake
+    # a week's retention: the log keeps the commits this test reads (retention 0 would clean them up at once)
+    settings = replace(small_lake, time_travel_days=7, vacuum_retain_hours=168)
     table = LakeTable("bronze", RESOURCE, settings.table_path("bronze", RESOURCE))
     done = maintain_table(table, settings, z_order=["status"])
     assert done.compacted and done.files_after == 1
     operations = [h["operation"] for h in DeltaTable(table.location).history()]
-    assert "OPTIMIZE" in operations and "VACUUM END" in operations, operations
+    assert "OPTIMIZE" in operations and "SET TBLPROPERTIES" in operations, operations
 
 
 def test_ops_tables_are_compacted_and_still_read(small_lake, spark):
