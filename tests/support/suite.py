@@ -1,11 +1,14 @@
-"""`make test`'s pytest: the production smoke test in a process of its own, next to the rest of the suite.
+"""`make test`'s pytest: the production smoke test, then the DAG tests, in a process of their own, next to the
+rest of the suite.
 
 The production smoke test (a Spark standalone cluster, PostgreSQL, SeaweedFS, Airflow's scheduler, DAG
 processor and API server) spends much of its time waiting on schedulers and heartbeats, and the rest of
 the suite waits on one local Spark session's small jobs; measured on 2 cores, each leaves a share of the
-machine idle that the other can use. The two share nothing: each pytest process has its own Airflow home,
-servers on free ports and its own SparkSession. The smoke test's output goes to a log file, printed
-when it ends (so the two do not interleave); the exit status is the first failing one.
+machine idle that the other can use. The smoke test alone ends long before the rest, so the DAG tests
+(`airflow dags test` end to end, DagBag, topology) follow it in its process, which makes the two about
+equally long. The two share nothing: each pytest process has its own Airflow home, servers on free ports
+and its own SparkSession. The side process's output goes to a log file, printed when it ends (so the two
+do not interleave); the exit status is the first failing one.
 
 Usage: `python -m tests.support.suite [pytest args for the rest of the suite]`.
 """
@@ -19,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = "tests/production"
+#: what runs in the side process, in this order
+BESIDE = (PRODUCTION, "tests/dags")
 LOG = ROOT / ".citylake" / "test-production.log"
 
 
@@ -27,19 +32,19 @@ def main(argv: list[str]) -> int:
     pytest = [sys.executable, "-m", "pytest"]
     started = time.monotonic()
     with LOG.open("wb") as log:
-        production = subprocess.Popen([*pytest, PRODUCTION, "-p", "no:cacheprovider"], cwd=ROOT, stdout=log,
+        production = subprocess.Popen([*pytest, *BESIDE, "-p", "no:cacheprovider"], cwd=ROOT, stdout=log,
                                       stderr=subprocess.STDOUT)
         try:
-            rest = subprocess.call([*pytest, f"--ignore={PRODUCTION}", *argv], cwd=ROOT)
+            rest = subprocess.call([*pytest, *(f"--ignore={b}" for b in BESIDE), *argv], cwd=ROOT)
             rest_seconds = time.monotonic() - started
             production_status = production.wait()
         except BaseException:
             production.kill()
             raise
-    print(f"\n===== {PRODUCTION} (ran beside the rest; its output, from {LOG.relative_to(ROOT)}) =====")
+    print(f"\n===== {' + '.join(BESIDE)} (ran beside the rest; its output, from {LOG.relative_to(ROOT)}) =====")
     print(LOG.read_text(encoding="utf-8", errors="replace"), end="")
     print(f"suite: rest of the suite {rest_seconds:.0f} s, everything {time.monotonic() - started:.0f} s "
-          f"(production smoke test beside it)")
+          f"({' then '.join(BESIDE)} beside it)")
     return rest or production_status
 
 
