@@ -38,7 +38,7 @@ from jobs.catalog import Resource
 from jobs.catalog.lineage import DatasetId, landing_file, step_io
 from jobs.catalog.loader import load_catalog_leniently
 from jobs.catalog.pools import pool_name
-from jobs.catalog.schedule import SCHEDULES, dag_cycle, wait_policy
+from jobs.catalog.schedule import SCHEDULES, WaitPolicy, dag_cycle, wait_policy, waits_for_exports
 from jobs.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -65,14 +65,24 @@ class ExportSensor(BaseSensorOperator):
     The sensor holds the catalog entry the factory parsed, so a poke reads no catalog file.
     """
 
-    def __init__(self, *, resource: Resource, **kwargs: Any):
+    def __init__(self, *, resource: Resource, policy: WaitPolicy, **kwargs: Any):
         super().__init__(**kwargs)
         self.resource = resource
+        self.policy = policy
 
     def poke(self, context: Any) -> PokeReturnValue:
+        from datetime import UTC, datetime
+
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from jobs.io.landing import complete_exports
 
         ready = complete_exports(self.resource)
+        run = context["dag_run"]
+        if not ready and not waits_for_exports(str(run.run_type), context.get("data_interval_end"),
+                                               datetime.now(UTC), self.policy):
+            raise AirflowSkipException(f"{self.resource.name}: no complete export in landing for this "
+                                       f"{run.run_type} run of a past interval; nothing to wait for")
         return PokeReturnValue(is_done=bool(ready), xcom_value=ready)
 
 
@@ -80,7 +90,7 @@ def export_sensor(resource: Resource, cycle: str) -> ExportSensor:
     """Reschedule mode frees the worker slot between pokes; the wait ends (and the resource's run is
     skipped) before the DAG's next run is due, so a missing export never blocks the next run."""
     policy = wait_policy(cycle)
-    return ExportSensor(task_id="wait_for_exports", resource=resource, mode="reschedule",
+    return ExportSensor(task_id="wait_for_exports", resource=resource, policy=policy, mode="reschedule",
                         poke_interval=policy.poke_seconds, timeout=policy.timeout_seconds, soft_fail=True)
 
 

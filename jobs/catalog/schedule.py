@@ -6,6 +6,7 @@ Pure and import-light: the DAG factory calls it at parse time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 #: Cron schedule of a department's DAG, by the shortest update cycle among its resources.
 SCHEDULES = {
@@ -56,3 +57,16 @@ def dag_cycle(cycles: list[str] | tuple[str, ...]) -> str:
 
 def wait_policy(update_cycle: str) -> WaitPolicy:
     return _WAITS[update_cycle]
+
+
+def waits_for_exports(run_type: str, interval_end: datetime | None, now: datetime, policy: WaitPolicy) -> bool:
+    """Whether a run with no complete export yet should keep waiting for one.
+
+    A run for today waits (the department may still deliver). A backfill, or a run whose data interval
+    ended longer ago than the wait would last (a catch-up after an outage), looks once: landing already
+    holds everything that day will ever get, so waiting hours for it would only hold the backfill up; such a
+    run finds nothing and skips, and the run that found the export ingests it (exactly once, by content).
+    """
+    if run_type == "backfill":
+        return False
+    return interval_end is None or now - interval_end <= timedelta(seconds=policy.timeout_seconds)

@@ -6,7 +6,10 @@
 - a Hive metastore on PostgreSQL that the tasks name their tables in.
 
 A department's DAG is triggered through the REST API and polled to success; its publish DAG then runs
-because the validate tasks emitted the silver Assets (data-aware scheduling, not a trigger). Afterwards
+because the validate tasks emitted the silver Assets (data-aware scheduling, not a trigger). A backlog of
+the day before is then delivered and `airflow backfill create` runs the two days before today side by side:
+each backlog export is ingested, conformed and validated exactly once, and no run waits for a past day's
+export. Afterwards
 an analyst's `citylake sql`, a separate process, finds the tables by name; every step task ran on one step
 server (one Spark application, started on demand by the first task) with executors on both workers;
 every task sent OpenLineage events naming the S3 datasets it read and wrote; and no credential appears in
@@ -20,13 +23,14 @@ import os
 import secrets
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from jobs.catalog.lineage import dataset_id
 from jobs.catalog.pools import pools_document
+from jobs.io import ops
 from jobs.io.buckets import BucketPlan, bootstrap
 from jobs.sample.generator import write_export
 from jobs.service.client import stop_servers
@@ -66,10 +70,10 @@ def production_settings(home: Path, s3, postgres, spark_cluster, plan: BucketPla
     return load_settings(env)
 
 
-def deliver(catalog, client, plan: BucketPlan, scratch: Path) -> None:  # noqa: ANN001
+def deliver(catalog, client, plan: BucketPlan, scratch: Path, day: date = DAY) -> None:  # noqa: ANN001
     """Write each resource's export as the department would and put it in the landing bucket, marker last."""
     for res in catalog.resources_of(DEPARTMENT):
-        write_export(res, scratch, day=DAY, rows=60, defect_rate=0)
+        write_export(res, scratch, day=day, rows=60, defect_rate=0)
         files = sorted(p for p in scratch.rglob("*") if p.is_file())
         for path in sorted(files, key=lambda p: p.name.endswith(res.source.marker_suffix)):
             client.upload_file(str(path), plan.landing, f"departments/{path.relative_to(scratch).as_posix()}")
@@ -137,11 +141,19 @@ def test_production_profile_end_to_end(postgres_server, s3_server, spark_cluster
         cluster.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         done = cluster.wait_for_run(dag_id, run["dag_run_id"])
         assert done["run_type"] == "manual"
+        first_batches = {r["batch_id"] for r in ops.rows(settings, "manifest", ("batch_id",))}
         # the first asset-triggered run may come from the other resource's silver and skip this one
         published = cluster.wait_for_task(publish_id, "publish_citizen_appeals")
         assert published["run_type"] == "asset_triggered", published
         events = cluster.api("GET", "/assets/events", params={"source_dag_id": dag_id})["asset_events"]
         assert {e.get("name") or e.get("uri") for e in events} >= {"silver.citizen_appeals"}, events
+        # a backlog, then a backfill of the days before today: their runs at once (a backfill's default), the
+        # resources' pools serialising their writers; none waits for a past day's export
+        deliver(catalog, client, plan, tmp_path / "backlog", day=DAY - timedelta(days=1))
+        cluster.airflow("backfill", "create", "--dag-id", dag_id, "--from-date",
+                        (today - timedelta(days=3)).isoformat(), "--to-date", (today - timedelta(days=1)).isoformat())
+        backfilled = cluster.wait_for_backfill(dag_id)
+        assert len(backfilled) >= 2 and all(r["state"] == "success" for r in backfilled), backfilled
         # every step ran on one step server (started on demand by the first task), one Spark application
         servers = list((settings.home / "run").glob("steps-*.json"))
         assert len(servers) == 1, servers
@@ -155,6 +167,14 @@ def test_production_profile_end_to_end(postgres_server, s3_server, spark_cluster
     assert len(apps) == 1, f"one Spark application (the step server's) expected: {apps}"
     by_worker = spark_cluster.executors_by_worker()
     assert all(set(apps) & ran for ran in by_worker.values()), (apps, by_worker)
+
+    # the backlog's batches went through once: one entry of each step each, whichever run got there first
+    backlog = {r["batch_id"] for r in ops.rows(settings, "manifest", ("batch_id", "recorded_at", "status"))
+               if r["status"] == "ingested"} - first_batches
+    steps = [(r["batch_id"], r["step"]) for r in ops.rows(settings, "ledger", ("batch_id", "step"))
+             if r["batch_id"] in backlog]
+    assert len(backlog) == len(catalog.resources_of(DEPARTMENT)), backlog
+    assert sorted(steps) == sorted((b, s) for b in backlog for s in ("ingest", "conform", "validate")), steps
 
     # the lake is on S3, nothing was written to a local lake folder
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=plan.lake, Prefix="lake/silver/citizen_appeals/")

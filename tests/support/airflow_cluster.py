@@ -127,6 +127,23 @@ class AirflowCluster:
             time.sleep(3)
         raise RuntimeError(f"{dag_id} did not finish in {timeout:.0f} s:\n{self.tail('scheduler')}")
 
+    def wait_for_backfill(self, dag_id: str, *, timeout: float = 1200) -> list[dict]:
+        """The runs of `dag_id`'s backfill once the scheduler marked it complete; raises with the logs when one
+        of them fails."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = [r for r in self.api("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "id"})["dag_runs"]
+                    if r["run_type"] == "backfill"]
+            failed = [r for r in runs if r["state"] == "failed"]
+            if failed:
+                raise RuntimeError(f"{dag_id} {failed[0]['dag_run_id']} failed:\n"
+                                   f"{self.task_states(dag_id, failed[0])}\n{self.tail('scheduler')}")
+            backfills = self.api("GET", "/backfills", params={"dag_id": dag_id})["backfills"]
+            if backfills and all(b["completed_at"] for b in backfills):
+                return runs
+            time.sleep(3)
+        raise RuntimeError(f"the backfill of {dag_id} did not finish in {timeout:.0f} s:\n{self.tail('scheduler')}")
+
     def wait_for_task(self, dag_id: str, task_id: str, *, timeout: float = 1200) -> dict:
         """The first run of `dag_id` in which `task_id` succeeded (other runs may skip it); raises with the
         logs when a run fails first."""
