@@ -1,22 +1,22 @@
-"""Erasure on request on a real lake: one person (a resident ID and a name) is planted in market entities
-(`history: scd2`, open detail published) and erased from every zone; once maintenance vacuums, an
+"""Erasure on request on a real lake: a person (a resident ID and a name) planted in market entities
+(`history: scd2`, `tests.support.market_history`) is erased from every zone; once maintenance vacuums, an
 independent scan of every file under the lake's home (landing archive, Delta data, change-feed and log
 files, published downloads, ops) and of every table version still readable finds none of their values.
 
-Day 1 delivers the person as legal representative of entity P and of entity Q (whose credit code is
-malformed, so Q's row is quarantined, the ID written with stray spaces and a lower-case x); day 2 changes P's
-status (a second scd2 version). Both are run and published once; the erasure's republish makes the second
-open version and withdraws the first. A second, `--key` erasure removes another entity E by its credit code.
+The person is the legal representative of entity P, which has three silver versions (days 1-3), and of a day 1
+row whose credit code is malformed, so it is quarantined (the ID written with stray spaces and a lower-case x).
+A second, `--key` erasure removes entity E, delivered unchanged on all three days. The tests erase from a copy
+of the session's market lake, published once, so the lake the history tests read stays as built.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import random
+import shutil
 import zipfile
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -28,56 +28,28 @@ from jobs.errors import ConfigurationError, ErasureRefused
 from jobs.io import delta, ops
 from jobs.io.deltars import table_uri
 from jobs.publish import layout, site
-from jobs.sample.generator import make_rows
-from jobs.sample.values import resident_id
-from jobs.sample.writers import write_csv
-from jobs.steps import conform, ingest, publish, validate
+from jobs.steps import publish
 from jobs.steps.erase import erase
 from jobs.steps.maintain import maintain
 from jobs.steps.publish import zone_store
+from tests.support.market_history import DAYS, PERSON_ID, PERSON_NAME, RESOURCE
 
 pytestmark = pytest.mark.spark
 
-RESOURCE = "market_entities"
-DAYS = (date(2026, 11, 26), date(2026, 11, 27))
-PERSON_ID = resident_id(random.Random(4711))
-PERSON_NAME = "欧阳测甲"
-BAD_CREDIT_CODE = "91510100-NOT-A-CODE"
 ERASED_AT = datetime(2026, 12, 1, 9, 0)
 
 
-def morning_after(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(hour=1)
-
-
-def deliver(res, settings, day: date, rows: list[dict]) -> Path:
-    folder = settings.landing / res.provider / res.name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{res.name}_{day:%Y%m%d}.csv"
-    write_csv(res, rows, path, day=day, seed=1)
-    path.with_name(path.name + res.source.marker_suffix).touch()
-    return path
-
-
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory, spark, catalog, settings_for):
-    """Both days delivered, then one run (a backlog: day 2's batch MERGEd after day 1's) and one publish."""
-    settings = replace(settings_for(tmp_path_factory.mktemp("erasure") / "home"), pseudonym_key="erasure-test-key")
-    res = catalog.resource(RESOURCE)
-    first, _ = make_rows(res, day=DAYS[0], rows=24, defect_rate=0)
-    person = {"legal_rep_id_no": PERSON_ID, "legal_rep_name": PERSON_NAME}
-    p = {**first[0], **person}
-    q = {**first[1], **person, "credit_code": BAD_CREDIT_CODE,
-         "legal_rep_id_no": f" {PERSON_ID.lower()} "}
-    deliver(res, settings, DAYS[0], [p, q, *first[2:]])
-    deliver(res, settings, DAYS[1], [{**p, "status": "迁出" if p["status"] != "迁出" else "存续"}, *first[3:6]])
-    now = morning_after(DAYS[1])
-    batches = tuple(o["batch_id"] for o in ingest(RESOURCE, settings=settings, now=now))
-    conform(RESOURCE, settings=settings, now=now)
-    validate(RESOURCE, settings=settings, now=now)
-    publish(RESOURCE, settings=settings, now=now)
-    return {"settings": settings, "res": res, "p": p["credit_code"], "e": first[2]["credit_code"],
-            "e_name": first[2]["entity_name"], "batches": batches}
+def lake(tmp_path_factory, market_lake):
+    """A copy of the market lake (Delta tables, ops tables, landing archive), with its open zone published."""
+    home = tmp_path_factory.mktemp("erasure") / "home"
+    shutil.copytree(market_lake.settings.home, home)
+    settings = replace(market_lake.settings, home=home, pseudonym_key="erasure-test-key")
+    store = zone_store(settings, "open")
+    if not [d for d in site.load_records(store) if d.name == RESOURCE]:
+        publish(RESOURCE, settings=settings, now=datetime(2026, 11, 29, 1, 0))
+    return {"settings": settings, "p": market_lake.moved, "e": market_lake.unchanged,
+            "e_name": market_lake.unchanged_name, "batches": market_lake.batches}
 
 
 def silver_keys(spark, settings) -> list[str]:
@@ -122,8 +94,8 @@ def test_the_person_leaves_every_zone_and_the_open_zone_keeps_no_earlier_version
     settings, report = erased["settings"], erased["by_id"]
     (done,) = report["resources"]  # the other resources with resident IDs hold no table yet
     rows = done["rows"]
-    # bronze: P twice (days 1 and 2) and Q; silver: P's two versions; quarantine: Q
-    assert (rows[f"bronze.{RESOURCE}"], rows[f"silver.{RESOURCE}"], rows[f"quarantine.{RESOURCE}"]) == (3, 2, 1)
+    # bronze: P on each of the three days and Q; silver: P's three versions; quarantine: Q
+    assert (rows[f"bronze.{RESOURCE}"], rows[f"silver.{RESOURCE}"], rows[f"quarantine.{RESOURCE}"]) == (4, 3, 1)
     assert erased["p"] not in silver_keys(spark, settings) and erased["e"] not in silver_keys(spark, settings)
     for zone in ("bronze", "quarantine"):
         left = delta.read(spark, settings.table_path(zone, RESOURCE))
@@ -131,12 +103,13 @@ def test_the_person_leaves_every_zone_and_the_open_zone_keeps_no_earlier_version
     store = zone_store(settings, "open")
     (record,) = [d for d in site.load_records(store) if d.name == RESOURCE]
     assert layout.versions_in(store.list(layout.dataset_prefix(RESOURCE)), RESOURCE) == [record.version]
-    assert done["republished"] == "published" and done["withdrawn"] == [f"open.{RESOURCE} v{record.version - 2}"]
+    assert done["republished"] == "published" and f"open.{RESOURCE} v{record.version - 2}" in done["withdrawn"]
+    assert erased["by_key"]["resources"][0]["withdrawn"] == [f"open.{RESOURCE} v{record.version - 1}"]
     latest = store.path(layout.latest_file(RESOURCE, record.code, "CSV")).read_bytes().decode("utf-8-sig")
     assert erased["p"] not in latest and erased["e"] not in latest and erased["e_name"] not in latest
     # the ledger says how many rows of each batch left bronze, each batch still balancing
     erased_rows = ops.erased_rows(settings, RESOURCE)
-    assert sum(erased_rows.values()) == 4 and set(erased_rows) == set(erased["batches"])
+    assert sum(erased_rows.values()) == 4 + 3 and set(erased_rows) == set(erased["batches"])
     batches = {b.batch_id: b.rows_read for b in ops.ingested_batches(settings, RESOURCE)}
     bronze = delta.read(spark, settings.table_path("bronze", RESOURCE))
     assert {b: bronze.where(f"_batch_id = '{b}'").count() for b in batches} == batches
@@ -165,11 +138,11 @@ def test_history_records_the_erasure_and_the_request_only_as_a_hash(erased, spar
     assert main(["history", f"silver.{RESOURCE}", "--json"]) == 0
     deletes = [c for c in json.loads(capsys.readouterr().out) if c["step"] == "erase"]
     assert [c["operation"] for c in deletes] == ["DELETE", "DELETE"]
-    assert deletes[1]["batch"] == erased["by_id"]["erasure_id"] and deletes[1]["rows_removed"] == 2
+    assert deletes[1]["batch"] == erased["by_id"]["erasure_id"] and deletes[1]["rows_removed"] == 3
     # until the retention passes, time travel still reads the person: that is what purge_after says
     old = spark.read.format("delta").option("versionAsOf", erased["version_before"]).load(
         settings.table_path("silver", RESOURCE))
-    assert old.where(f"credit_code = '{erased['p']}'").count() == 2
+    assert old.where(f"credit_code = '{erased['p']}'").count() == 3
     # the same request again finds nothing: exactly once
     with pytest.raises(ErasureRefused, match="holds the resident ID given"):
         erase(resident_id=PERSON_ID, settings=settings, now=ERASED_AT + timedelta(hours=1))

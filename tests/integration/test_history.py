@@ -2,17 +2,18 @@
 says which batch of which step wrote it, silver keeps a Change Data Feed that delta-rs reads, and
 `citylake sql --as-of` reads a table as it was (no JVM).
 
-Market entities (`history: scd2`) on a real lake: day 1, then a backlog of days 2 and 3 ingested by one
-call. Day 2 re-delivers some entities with a changed registration status, some unchanged, and some new
-ones, so its MERGE closes versions and inserts new ones and new records; day 3 re-delivers day 2 in another
-order with one entity changed again (迁出), so only that entity gets a version, after day 2's.
+Market entities (`history: scd2`) on a real lake (`tests.support.market_history`): day 1, then a backlog of
+days 2 and 3 ingested by one call. Day 2 re-delivers some entities with a changed registration status, some
+unchanged, and some new ones, so its MERGE closes versions and inserts new ones and new records; day 3
+re-delivers day 2 in another order with one entity changed again (迁出), so only that entity gets a version,
+after day 2's. Day 1's file also holds one quarantined row.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 import pyarrow as pa
 import pytest
@@ -24,63 +25,21 @@ from jobs.io import delta
 from jobs.io.deltars import table_uri
 from jobs.io.history import commit_note, parse_note
 from jobs.io.query import run_query
-from jobs.sample.generator import make_rows
-from jobs.sample.writers import write_csv
-from jobs.steps import conform, ingest, validate
+from tests.support.market_history import CHANGED, NEW, RESOURCE, UNCHANGED
 
 pytestmark = pytest.mark.spark
 
-RESOURCE = "market_entities"
-DAYS = (date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 28))
-CHANGED, UNCHANGED, NEW = 5, 3, 4
 
-
-def deliver(res, settings, day: date, rows: list[dict]) -> None:
-    folder = settings.landing / res.provider / res.name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{res.name}_{day:%Y%m%d}.csv"
-    write_csv(res, rows, path, day=day, seed=1)
-    path.with_name(path.name + res.source.marker_suffix).touch()
-
-
-def promote(settings, day: date) -> list[str]:
-    """ingest -> conform -> validate of what landing holds, the morning after `day`; returns the batch ids."""
-    now = datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(hour=1)
-    batches = [o["batch_id"] for o in ingest(RESOURCE, settings=settings, now=now)]
-    conform(RESOURCE, settings=settings, now=now)
-    validate(RESOURCE, settings=settings, now=now)
-    return batches
-
-
-def exports(res) -> tuple[list[dict], list[dict], list[dict]]:
-    """Day 1's rows; day 2's: CHANGED of day 1's 存续 entities now 在业, UNCHANGED others as they were, NEW
-    entities; day 3's: day 2's reversed, the first changed entity now 迁出."""
-    first, _ = make_rows(res, day=DAYS[0], rows=30, defect_rate=0)
-    existing = [r for r in first if r["status"] == "存续"]
-    assert len(existing) >= CHANGED + UNCHANGED
-    changed = [{**r, "status": "在业"} for r in existing[:CHANGED]]
-    fresh, _ = make_rows(res, day=DAYS[1], rows=NEW, seed=777, defect_rate=0)
-    second = [*changed, *existing[CHANGED:CHANGED + UNCHANGED], *fresh]
-    third = [{**r, "status": "迁出"} if r is changed[0] else r for r in reversed(second)]
-    return first, second, third
+@pytest.fixture(scope="module")
+def history_lake(market_lake):
+    """(settings, the three batch ids, the changed entities' codes, day 1's valid rows)."""
+    return market_lake.settings, market_lake.batches, set(market_lake.changed), market_lake.first_rows
 
 
 @pytest.fixture(scope="module")
-def history_lake(tmp_path_factory, spark, catalog, settings_for):
-    settings = settings_for(tmp_path_factory.mktemp("history") / "home")
-    res = catalog.resource(RESOURCE)
-    first, second, third = exports(res)
-    deliver(res, settings, DAYS[0], first)
-    (day1,) = promote(settings, DAYS[0])
-    deliver(res, settings, DAYS[1], second)
-    deliver(res, settings, DAYS[2], third)
-    day2, day3 = promote(settings, DAYS[2])  # a backlog: both in one ingest call, stamped with one instant
-    return settings, (day1, day2, day3), {r["credit_code"] for r in second[:CHANGED]}, len(first)
-
-
-def moved_key(catalog) -> str:
+def moved(market_lake) -> str:
     """The entity day 3 changes again (存续 -> 在业 on day 2 -> 迁出 on day 3)."""
-    return exports(catalog.resource(RESOURCE))[1][0]["credit_code"]
+    return market_lake.moved
 
 
 def cli_json(capsys, *argv: str) -> list[dict]:
@@ -107,14 +66,14 @@ def test_each_version_names_its_operation_rows_and_batch(history_lake, capsys, m
     bronze = cli_json(capsys, "history", f"bronze.{RESOURCE}")
     day2_rows = CHANGED + UNCHANGED + NEW
     assert [(v["batch"], v["step"], v["rows_added"]) for v in bronze if v["operation"] == "WRITE"] == [
-        (day3, "ingest", day2_rows), (day2, "ingest", day2_rows), (day1, "ingest", first_rows)]
+        (day3, "ingest", day2_rows), (day2, "ingest", day2_rows), (day1, "ingest", first_rows + 1)]
     audit = cli_json(capsys, "history", f"audit.{RESOURCE}")
     assert [(v["operation"], v["batch"], v["step"]) for v in audit if v["batch"] == day2] == [
         ("DELETE", day2, "validate"), ("WRITE", day2, "conform")]
     assert cli_json(capsys, "history", f"silver.{RESOURCE}", "--limit", "1") == silver[:1]
 
 
-def test_silver_change_feed_reads_with_delta_rs(history_lake, catalog):
+def test_silver_change_feed_reads_with_delta_rs(history_lake, moved):
     settings, _, changed, _ = history_lake
     table = DeltaTable(table_uri(settings.table_path("silver", RESOURCE)))
     assert table.metadata().configuration.get("delta.enableChangeDataFeed") == "true"
@@ -130,7 +89,7 @@ def test_silver_change_feed_reads_with_delta_rs(history_lake, catalog):
     closed = sorted(kinds["update_postimage"], key=lambda r: r["_commit_version"])
     assert all(not r["_is_current"] for r in closed)
     assert sorted((r["credit_code"], r["status"]) for r in closed[:CHANGED]) == sorted((k, "存续") for k in changed)
-    assert (closed[-1]["credit_code"], closed[-1]["status"]) == (moved_key(catalog), "在业")
+    assert (closed[-1]["credit_code"], closed[-1]["status"]) == (moved, "在业")
     assert {r["status"] for r in kinds["insert"] if r["credit_code"] in changed} == {"在业", "迁出"}
 
 
@@ -140,9 +99,9 @@ def query(settings, sql: str, **kw) -> list[dict]:
     return json.loads(out.getvalue())
 
 
-def test_sql_as_of_a_version_or_an_instant(history_lake, catalog):
+def test_sql_as_of_a_version_or_an_instant(history_lake, moved):
     settings, _, changed, first_rows = history_lake
-    key = sorted(changed - {moved_key(catalog)})[0]
+    key = sorted(changed - {moved})[0]
     sql = f"SELECT status FROM silver.{RESOURCE} WHERE credit_code = '{key}' AND _is_current"
     history = DeltaTable(table_uri(settings.table_path("silver", RESOURCE))).history()
     write = next(h for h in history if h["operation"] == "WRITE")
@@ -155,7 +114,7 @@ def test_sql_as_of_a_version_or_an_instant(history_lake, catalog):
     # an instant applies to every table the query names
     both = (f"SELECT (SELECT count(*) FROM silver.{RESOURCE}) AS s, "
             f"(SELECT count(*) FROM bronze.{RESOURCE}) AS b")
-    assert query(settings, both, as_of=instant) == [{"s": first_rows, "b": first_rows}]
+    assert query(settings, both, as_of=instant) == [{"s": first_rows, "b": first_rows + 1}]
 
 
 @pytest.mark.parametrize(("as_of", "engine", "message"), [
@@ -213,7 +172,7 @@ def silver_rows(settings) -> list[dict]:
     return DeltaTable(table_uri(settings.table_path("silver", RESOURCE))).to_pyarrow_table().to_pylist()
 
 
-def test_scd2_keeps_every_version_and_one_current_per_record(history_lake, catalog):
+def test_scd2_keeps_every_version_and_one_current_per_record(history_lake, moved):
     settings, (day1, day2, day3), changed, first_rows = history_lake
     rows = silver_rows(settings)
     assert len(rows) == first_rows + NEW + CHANGED + 1
@@ -221,7 +180,7 @@ def test_scd2_keeps_every_version_and_one_current_per_record(history_lake, catal
     for row in rows:
         by_key.setdefault(row["credit_code"], []).append(row)
     assert len(by_key) == first_rows + NEW and all(sum(r["_is_current"] for r in v) == 1 for v in by_key.values())
-    for key in changed - {moved_key(catalog)}:
+    for key in changed - {moved}:
         old, new = sorted(by_key[key], key=lambda r: r["_valid_from"])
         assert (old["status"], old["_batch_id"], old["_is_current"]) == ("存续", day1, False)
         assert (new["status"], new["_batch_id"], new["_is_current"]) == ("在业", day2, True)
@@ -231,9 +190,9 @@ def test_scd2_keeps_every_version_and_one_current_per_record(history_lake, catal
         assert [r["status"] for r in by_key[key] if r["_valid_from"] <= between and
                 (r["_valid_to"] is None or r["_valid_to"] > between)] == ["存续"]
     # the backlog: day 3 applied after day 2, both learnt at one instant, so day 2's version is valid for none
-    versions = [(r["status"], r["_batch_id"], r["_is_current"]) for r in by_key[moved_key(catalog)]]
+    versions = [(r["status"], r["_batch_id"], r["_is_current"]) for r in by_key[moved]]
     assert sorted(versions) == sorted([("存续", day1, False), ("在业", day2, False), ("迁出", day3, True)])
-    day2_version = next(r for r in by_key[moved_key(catalog)] if r["_batch_id"] == day2)
+    day2_version = next(r for r in by_key[moved] if r["_batch_id"] == day2)
     assert day2_version["_valid_from"] == day2_version["_valid_to"]
     # unchanged re-deliveries (day 2's UNCHANGED, day 3's all but one) made no version
     assert sum(1 for v in by_key.values() for r in v if r["_batch_id"] == day2) == NEW + CHANGED
