@@ -78,11 +78,11 @@ class ExportSensor(BaseSensorOperator):
         from jobs.io.landing import complete_exports
 
         ready = complete_exports(self.resource)
-        run = context["dag_run"]
-        if not ready and not waits_for_exports(str(run.run_type), context.get("data_interval_end"),
-                                               datetime.now(UTC), self.policy):
+        run_type = str(getattr(context.get("dag_run"), "run_type", ""))
+        if not ready and not waits_for_exports(run_type, context.get("data_interval_end"), datetime.now(UTC),
+                                               self.policy):
             raise AirflowSkipException(f"{self.resource.name}: no complete export in landing for this "
-                                       f"{run.run_type} run of a past interval; nothing to wait for")
+                                       f"{run_type} run of a past interval; nothing to wait for")
         return PokeReturnValue(is_done=bool(ready), xcom_value=ready)
 
 

@@ -9,8 +9,9 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from airflow.sdk import Asset
@@ -89,6 +90,17 @@ def test_export_sensor_waits_in_reschedule_mode(dagbag, appeals, tmp_path, monke
 
     monkeypatch.setenv("CITYLAKE_HOME", str(tmp_path / "home"))
     assert sensor.poke({}).is_done is False
+    # a backfill's run, or one of a long-past day, does not wait for an export that is not there: it skips
+    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow.utils.types import DagRunType
+
+    backfill = SimpleNamespace(run_type=DagRunType.BACKFILL_JOB)
+    with pytest.raises(AirflowSkipException, match="citizen_appeals: no complete export .* backfill run"):
+        sensor.poke({"dag_run": backfill, "data_interval_end": datetime.now(UTC)})
+    late = SimpleNamespace(run_type=DagRunType.SCHEDULED)
+    with pytest.raises(AirflowSkipException):
+        sensor.poke({"dag_run": late, "data_interval_end": datetime.now(UTC) - timedelta(days=2)})
+    assert sensor.poke({"dag_run": late, "data_interval_end": datetime.now(UTC)}).is_done is False
     export = write_export(appeals, tmp_path / "home" / "landing", day=date(2026, 11, 26), rows=5, mark_ready=False)
     assert sensor.poke({}).is_done is False  # still being written, as far as anyone knows
     export.path.with_name(export.path.name + ".ok").touch()

@@ -10,6 +10,7 @@ The master's and workers' JSON status pages say which application ran executors 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,9 +40,12 @@ class SparkStandalone:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.port = free_port()
-        self.ui_port = free_port()
-        self.worker_ui_ports = [free_port() for _ in range(WORKERS)]
+        # distinct ports: the system may hand out a just-released port twice
+        ports: list[int] = []
+        while len(ports) < 2 + WORKERS:
+            if (port := free_port()) not in ports:
+                ports.append(port)
+        self.port, self.ui_port, *self.worker_ui_ports = ports
         self.procs: list[subprocess.Popen] = []
         self.env = {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
                     "SPARK_LOG_DIR": str(folder), "PYSPARK_PYTHON": sys.executable,
@@ -80,7 +84,18 @@ class SparkStandalone:
         raise RuntimeError(f"the Spark master did not see {WORKERS} workers in {timeout:.0f} s:\n{self.tail()}")
 
     def master_status(self) -> dict[str, Any]:
-        return httpx.get(f"http://127.0.0.1:{self.ui_port}/json/", timeout=10).json()
+        """The master's JSON status; `{}` while its web UI is not up (or the port answered for another process,
+        which a port taken between choosing and binding it makes possible: the master then binds the next
+        one, as its log says, and that is where it is asked from then on)."""
+        bound = re.search(r"MasterWebUI.*?started at http://[^:]+:(\d+)", (self.folder / "master.log").read_text(
+            encoding="utf-8", errors="replace"))
+        if bound:
+            self.ui_port = int(bound[1])
+        response = httpx.get(f"http://127.0.0.1:{self.ui_port}/json/", timeout=10)
+        try:
+            return response.json()
+        except ValueError:
+            return {}
 
     def worker_status(self, index: int) -> dict[str, Any]:
         return httpx.get(f"http://127.0.0.1:{self.worker_ui_ports[index]}/json/", timeout=10).json()
