@@ -127,9 +127,8 @@ def _unfinished(rt: Runtime, digest: str) -> dict[str, str]:
             if e["status"] == "started" and (e["erasure_id"], e["resource"]) not in done}
 
 
-def _original(batch: Column) -> Column:
-    """The bronze batch a row's batch id stands for (a replay `<batch>-r<mark>` reads its original)."""
-    return F.regexp_extract(batch, r"^([^-]+)", 1)
+#: SQL of the bronze batch a row's batch id stands for (a replay `<batch>-r<mark>` reads its original)
+_BATCH = r"regexp_extract(`_batch_id`, '^([^-]+)', 1)"
 
 
 def _find(rt: Runtime, res: Resource, subject: Subject) -> Found:
@@ -140,7 +139,7 @@ def _find(rt: Runtime, res: Resource, subject: Subject) -> Found:
             continue
         table = delta.read(rt.spark, path)
         hits = table.where(matches(res, subject, table.columns)).select(
-            _original(F.col("_batch_id")).alias("batch"), "_row_number").collect()
+            F.expr(_BATCH).alias("batch"), "_row_number").collect()
         found.rows[zone] = len(hits)
         found.lines.update((h.batch, int(h._row_number)) for h in hits)
     return found
@@ -161,8 +160,6 @@ def _check_settled(rt: Runtime, res: Resource) -> None:
 def _where(res: Resource, subject: Subject, columns: list[str], lines: set[tuple[str, int]]) -> Column:
     return matches(res, subject, columns) | F.expr(lineage_condition(sorted(lines), batch_expr=_BATCH))
 
-
-_BATCH = r"regexp_extract(`_batch_id`, '^([^-]+)', 1)"
 
 
 def _erase_resource(rt: Runtime, found: Found, subject: Subject, digest: str, erasure_id: str,
@@ -270,8 +267,7 @@ def _names_subject(data: bytes, subject: Subject, res: Resource) -> bool:
 def _republish(rt: Runtime, res: Resource) -> dict:
     """Publish the resource again from the cleaned silver; then every earlier version of its detail tables
     goes. When it cannot be published now, its detail tables are withdrawn until the next publish."""
-    from jobs.steps.catalog_sync import sync_zone_catalog
-    from jobs.steps.publish import publish, zone_store
+    from jobs.steps.publish import publish, withdraw, zone_store
 
     zone = res.zone
     if zone is None:
@@ -285,16 +281,9 @@ def _republish(rt: Runtime, res: Resource) -> dict:
         status = outcome["status"]
     except (BadData, NotReady) as exc:
         log.warning("erase %s: cannot republish now (%s); its detail tables are withdrawn", res.name, exc)
-        from jobs.io.tables import forget
-
-        for d in mine:
-            store.delete_prefix(layout.dataset_prefix(d.name) + "/")
-            forget(rt.spark, rt.settings.table_path(zone, d.name))
-        records = site.rebuild(store, base_url=rt.settings.open_base_url, now=rt.now)
-        sync_zone_catalog(rt.spark, rt.settings.table_path(zone, "catalog"), records, rt.settings.open_base_url)
-        return {"republished": f"withdrawn: {exc}", "withdrawn": [f"{zone}.{d.name}" for d in mine]}
+        return {"republished": f"withdrawn: {exc}", "withdrawn": withdraw(rt, zone, store, [d.name for d in mine])}
     withdrawn = []
-    current = {d.name: d.version for d in site.load_records(store) if d.source == res.name}
+    current = {name: table["version"] for name, table in outcome.get("tables", {}).items()}
     for d in mine:
         for version in layout.versions_in(store.list(layout.dataset_prefix(d.name)), d.name):
             if version != current.get(d.name):

@@ -106,19 +106,23 @@ def _aggregates(res: Resource, silver: DataFrame, lineage: str) -> list[tuple[Op
     return out
 
 
+def withdraw(rt: Runtime, zone: str, store: ObjectStore, names: list[str]) -> list[str]:
+    """Remove these datasets from a zone (files, table, record) and rebuild its catalog; returns zone.name."""
+    for name in names:
+        store.delete_prefix(layout.dataset_prefix(name) + "/")
+        forget(rt.spark, rt.settings.table_path(zone, name))
+    if names:
+        records = site.rebuild(store, base_url=rt.settings.open_base_url, now=rt.now)
+        sync_zone_catalog(rt.spark, rt.settings.table_path(zone, "catalog"), records, rt.settings.open_base_url)
+    return [f"{zone}.{name}" for name in names]
+
+
 def _retract(rt: Runtime, res: Resource, keep_zone: str | None) -> list[str]:
     """Withdraw this resource's datasets from every zone its open type no longer allows."""
     gone = []
     for zone in {z for z in ZONES.values() if z and z != keep_zone}:
         store = zone_store(rt.settings, zone)
-        mine = [d for d in site.load_records(store) if d.source == res.name]
-        for d in mine:
-            store.delete_prefix(layout.dataset_prefix(d.name) + "/")
-            forget(rt.spark, rt.settings.table_path(zone, d.name))
-            gone.append(f"{zone}.{d.name}")
-        if mine:
-            records = site.rebuild(store, base_url=rt.settings.open_base_url, now=rt.now)
-            sync_zone_catalog(rt.spark, rt.settings.table_path(zone, "catalog"), records, rt.settings.open_base_url)
+        gone += withdraw(rt, zone, store, [d.name for d in site.load_records(store) if d.source == res.name])
     if gone:
         log.warning("publish %s: open type is now %s; retracted %s", res.name, res.open_type, ", ".join(gone))
     return gone
