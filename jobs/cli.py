@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{role}", default=f"citylake-{role}", help=f"name of the {role} bucket")
     s.add_argument("--archive-days", type=int, default=365, help="days archived landing files are kept")
     sub.add_parser("metastore", help="prepare the Hive metastore once (its tables, the zone databases), "
-                                     "before the first DAG run")
+                                     "before the first DAG run; Spark runs in this process, not on the cluster")
     s = sub.add_parser("step-server", help="run the worker's step server: one Spark driver for every step task "
                                            "of this worker (tasks start one on demand unless told not to)")
     s.add_argument("--idle", type=float, default=0, help="stop after this many seconds without a request (0: never)")
@@ -186,7 +187,9 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         from jobs.io.spark import get_spark
         from jobs.io.tables import init_metastore
 
-        spark = get_spark(settings)
+        # Metadata work (Hive's tables, a few empty Delta tables): the Spark of this process is enough, and a
+        # cluster's executors would cost more to start than everything they would run.
+        spark = get_spark(replace(settings, spark_master="local[1]"), app_name="citylake-metastore")
         shared = ops.create_tables(spark, settings)
         print("metastore ready; databases: " + ", ".join(init_metastore(spark, settings, shared)))
         return 0

@@ -102,6 +102,8 @@ class Settings:
     shuffle_partitions: int = 4
     expectations_dir: Path = EXPECTATIONS_DIR
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
+    #: JVM flags of the Spark driver and executors (`CITYLAKE_JVM_OPTIONS`), e.g. C1-only JIT for short-lived JVMs
+    jvm_options: str = ""
     landing_location: str | None = None
     s3_endpoint: str | None = None
     s3_region: str = "us-east-1"
@@ -203,6 +205,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         profile=profile,  # type: ignore[arg-type]
         jars_dir=Path(env.get("CITYLAKE_JARS") or _default_jars(env)).expanduser().resolve(),
         shuffle_partitions=int(env.get("CITYLAKE_SHUFFLE_PARTITIONS", "4")),
+        jvm_options=env.get("CITYLAKE_JVM_OPTIONS", "").strip(),
         landing_location=env.get("CITYLAKE_LANDING") or None,
         s3_endpoint=env.get("CITYLAKE_S3_ENDPOINT") or None,
         s3_region=env.get("CITYLAKE_S3_REGION", "us-east-1"),
@@ -269,7 +272,7 @@ def airflow_environment(settings: Settings, environ: Mapping[str, str] | None = 
     optional = {"CITYLAKE_LANDING": settings.landing_location, "CITYLAKE_S3_ENDPOINT": settings.s3_endpoint,
                 "CITYLAKE_S3_ACCESS_KEY": settings.s3_access_key, "CITYLAKE_S3_SECRET_KEY": settings.s3_secret_key,
                 "CITYLAKE_OPEN": settings.open_location, "CITYLAKE_RESTRICTED": settings.restricted_location,
-                "CITYLAKE_OPEN_BASE_URL": settings.open_base_url,
+                "CITYLAKE_OPEN_BASE_URL": settings.open_base_url, "CITYLAKE_JVM_OPTIONS": settings.jvm_options,
                 "CITYLAKE_KEEP_VERSIONS": str(settings.keep_versions),
                 "CITYLAKE_TIME_TRAVEL_DAYS": str(settings.time_travel_days),
                 "CITYLAKE_VACUUM_RETAIN_HOURS": str(settings.vacuum_retain_hours),

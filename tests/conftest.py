@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from jobs.settings import BUILTIN_CATALOG, DAGS_DIR, Settings, lineage_environment
+from tests.support.jvm import JVM_OPTIONS
 
 pytest_plugins = ["tests.support.s3_fixture", "tests.support.browser", "tests.support.postgres",
                   "tests.support.spark_cluster"]
@@ -44,7 +45,7 @@ def appeals(catalog):
 
 
 def make_settings(home: Path) -> Settings:
-    return Settings(home=home, spark_master="local[2]", shuffle_partitions=2)
+    return Settings(home=home, spark_master="local[2]", shuffle_partitions=2, jvm_options=JVM_OPTIONS)
 
 
 @pytest.fixture(scope="session")

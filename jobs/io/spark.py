@@ -43,6 +43,10 @@ def spark_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         # small ops tables, 50 tasks per commit cost seconds; scale it with the cluster instead.
         "spark.databricks.delta.snapshotPartitions": str(settings.shuffle_partitions),
     }
+    if settings.jvm_options:
+        # Given to spark-submit with the rest of the conf, so it reaches the driver JVM before it starts.
+        conf["spark.driver.extraJavaOptions"] = settings.jvm_options
+        conf["spark.executor.extraJavaOptions"] = settings.jvm_options
     if settings.lake_on_s3a:
         conf.update(s3a_conf(settings))
         conf["spark.sql.warehouse.dir"] = f"{settings.lake_uri}/_warehouse"

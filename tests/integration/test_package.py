@@ -19,6 +19,7 @@ import pytest
 
 import jobs
 from jobs.settings import BUILTIN_CATALOG, REPO_ROOT
+from tests.support.jvm import JVM_OPTIONS
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -77,7 +78,8 @@ def test_the_installed_cli_runs_a_sample_export_from_landing_to_open(installed, 
     bin_dir, env, work = installed
     # the Delta jars are the same artifacts whatever installed citylake: reuse the suite's cache
     env = {**env, "CITYLAKE_HOME": str(tmp_path / "home"), "CITYLAKE_JARS": str(REPO_ROOT / ".jars"),
-           "CITYLAKE_STEP_SERVER": "off", "CITYLAKE_SPARK_MASTER": "local[2]", "CITYLAKE_SHUFFLE_PARTITIONS": "2"}
+           "CITYLAKE_STEP_SERVER": "off", "CITYLAKE_SPARK_MASTER": "local[2]", "CITYLAKE_SHUFFLE_PARTITIONS": "2",
+           "CITYLAKE_JVM_OPTIONS": JVM_OPTIONS}
     _run([str(bin_dir / "citylake"), "sample", "market_entities", "--rows", "600"], env=env, cwd=work)
     report = json.loads(_run([str(bin_dir / "citylake"), "run", "market_entities"], env=env, cwd=work).stdout)
     (ingested,) = report["ingest"]

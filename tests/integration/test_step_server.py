@@ -27,6 +27,7 @@ from jobs.sample.generator import write_export
 from jobs.service.client import ensure_server, pid_alive, ping, run_step, stop_servers
 from jobs.service.protocol import address_path
 from jobs.settings import Settings
+from tests.support.jvm import JVM_OPTIONS
 
 pytestmark = pytest.mark.spark
 
@@ -39,7 +40,7 @@ def served(tmp_path_factory, catalog):
     """A lake whose steps all go to one on-demand step server; stopped at the end."""
     home = tmp_path_factory.mktemp("served")
     settings = Settings(home=home, spark_master="local[2]", shuffle_partitions=2, step_server="auto",
-                        step_server_idle=300, pseudonym_key="step-server-test-key")
+                        step_server_idle=300, pseudonym_key="step-server-test-key", jvm_options=JVM_OPTIONS)
     write_export(catalog.resource(RESOURCE), settings.landing, day=DAY, rows=40)
     yield settings
     stop_servers(home)

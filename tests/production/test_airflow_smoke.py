@@ -23,6 +23,7 @@ import os
 import secrets
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from jobs.sample.generator import write_export
 from jobs.service.client import stop_servers
 from jobs.settings import REPO_ROOT, lineage_environment, load_settings
 from tests.support.airflow_cluster import AirflowCluster
+from tests.support.jvm import JVM_OPTIONS
 from tests.support.lineage import datasets, task_events
 from tests.support.secret_scan import find_secrets
 
@@ -54,6 +56,7 @@ def production_settings(home: Path, s3, postgres, spark_cluster, plan: BucketPla
         "CITYLAKE_HOME": str(home),
         "CITYLAKE_JARS": str(REPO_ROOT / ".jars"),
         "CITYLAKE_SHUFFLE_PARTITIONS": "2",
+        "CITYLAKE_JVM_OPTIONS": JVM_OPTIONS,
         "CITYLAKE_SPARK_MASTER": spark_cluster.master_url,
         "CITYLAKE_LAKE": f"s3a://{plan.lake}/lake",
         "CITYLAKE_LANDING": f"s3://{plan.landing}/departments",
@@ -84,11 +87,11 @@ def deliver(catalog, client, plan: BucketPlan, scratch: Path, day: date = DAY,  
             path.unlink()
 
 
-def run_cli(settings, *args: str) -> str:  # noqa: ANN001
-    """`citylake ...` as an analyst runs it: its own process, with the same settings."""
+def run_cli(settings, *args: str, master: str | None = None) -> str:  # noqa: ANN001
+    """`citylake ...` as an analyst runs it: its own process, with the same settings (or another Spark master)."""
     from jobs.settings import airflow_environment
 
-    env = airflow_environment(settings)
+    env = airflow_environment(settings if master is None else replace(settings, spark_master=master))
     done = subprocess.run([sys.executable, "-m", "jobs.cli", *args], env=env, cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -195,11 +198,11 @@ def test_production_profile_end_to_end(postgres_server, s3_server, spark_cluster
     catalog_json = client.get_object(Bucket=plan.open, Key="opendata/catalog.json")["Body"].read().decode("utf-8")
     assert "citizen_appeals" in catalog_json and "leader_instructions" not in catalog_json  # 不予开放
 
-    # an analyst's session finds what the DAGs wrote, by name, through the metastore (one Spark session: each
-    # costs a JVM, executors on the cluster and a Hive client); the metastore's own tables then show every
-    # name the tasks registered, and no open table for the 不予开放 resource
+    # an analyst's session finds what the DAGs wrote, by name, through the metastore (one Spark session, on the
+    # analyst's machine: it needs a Hive client and the s3a lake, not the cluster's executors); the metastore's
+    # own tables then show every name the tasks registered, and no open table for the 不予开放 resource
     out = run_cli(settings, "sql", "SELECT (SELECT count(*) FROM silver.citizen_appeals) AS silver_rows, "
-                                   "(SELECT count(*) FROM open.citizen_appeals) AS open_rows")
+                                   "(SELECT count(*) FROM open.citizen_appeals) AS open_rows", master="local[1]")
     counts = [int(cell) for line in out.splitlines() for cell in line.strip("|").split("|") if cell.strip().isdigit()]
     assert len(counts) == 2 and counts[0] > 0, out  # k-anonymity may leave 60 rows' open table empty
     named = registered_tables(postgres_server, settings.metastore_url)

@@ -45,7 +45,8 @@ SPARK_RBAC = INFRA / "k8s" / "spark-driver-rbac.yaml"
 SECRET_SETTINGS = {"CITYLAKE_S3_ACCESS_KEY", "CITYLAKE_S3_SECRET_KEY", "CITYLAKE_PSEUDONYM_KEY",
                    "CITYLAKE_METASTORE_PASSWORD"}
 #: settings production may leave unset, and why
-OPTIONAL_SETTINGS = {"CITYLAKE_CATALOG": "extra catalog folders; production onboards resources with a new image"}
+OPTIONAL_SETTINGS = {"CITYLAKE_CATALOG": "extra catalog folders; production onboards resources with a new image",
+                     "CITYLAKE_JVM_OPTIONS": "JVM flags; a worker's long-lived driver keeps the JVM's defaults"}
 #: the folders a task needs at run time (jobs/settings.py finds the last three next to jobs/)
 SOURCE_FOLDERS = ("jobs", "dags", "schemas", "expectations")
 BUILD_FILES = ("setup.cfg", "pyproject.toml", "constraints.txt", "README.md")

@@ -79,6 +79,21 @@ def test_airflow_environment_points_at_the_home(tmp_path):
     assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("dags")
 
 
+def test_jvm_options_reach_driver_and_executors_and_the_tasks(tmp_path):
+    from jobs.io.spark import spark_conf
+    from jobs.service.protocol import session_fingerprint
+
+    plain = load_settings({"CITYLAKE_HOME": str(tmp_path)})
+    tuned = load_settings({"CITYLAKE_HOME": str(tmp_path), "CITYLAKE_JVM_OPTIONS": " -XX:TieredStopAtLevel=1 "})
+    assert "spark.driver.extraJavaOptions" not in spark_conf(plain, [])
+    conf = spark_conf(tuned, [])
+    assert conf["spark.driver.extraJavaOptions"] == conf["spark.executor.extraJavaOptions"] == "-XX:TieredStopAtLevel=1"
+    assert airflow_environment(tuned, {})["CITYLAKE_JVM_OPTIONS"] == "-XX:TieredStopAtLevel=1"
+    assert "CITYLAKE_JVM_OPTIONS" not in airflow_environment(plain, {})
+    # a step server started with other JVM flags is another server
+    assert session_fingerprint(plain) != session_fingerprint(tuned)
+
+
 def test_delta_coordinate_matches_installed_pyspark():
     import pyspark
 
