@@ -91,8 +91,7 @@ def build_zone(root: Path, rows: int, datasets: int) -> list[str]:
             summary=f"{topic}相关的开放数据，第{i}号，按行政区统计。", publisher=publishers[i % len(publishers)],
             theme=theme, open_type="无条件开放", update_cycle="daily", update_cycle_zh="每日", kind="detail",
             source=name, issued=f"2026-{i % 12 + 1:02d}-01", modified=f"2026-11-{i % 28 + 1:02d}T02:00:00+00:00",
-            version=1, rows=rows, fields=fields, distributions=dists, keywords=(topic, theme),
-            table=str(table_path)))
+            version=1, rows=rows, fields=fields, distributions=dists, keywords=(topic, theme)))
     (root / "open").mkdir(parents=True, exist_ok=True)
     (root / "open" / layout.CATALOG_JSON).write_text(to_json(records), encoding="utf-8")
     return [r.name for r in records]
@@ -108,7 +107,7 @@ def serve_zone(zone: Path, port: int) -> None:
     from jobs.io.objects import LocalStore
     from jobs.publish.ckan import create_app
 
-    app = create_app(LocalStore(zone), base_url=BASE_URL)
+    app = create_app(LocalStore(zone), base_url=BASE_URL, tables_root=str(zone.parent / "lake"))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

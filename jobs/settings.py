@@ -90,6 +90,10 @@ def _importable(env: Mapping[str, str]) -> str:
     return os.pathsep.join(parts)
 
 
+#: where `citylake serve` listens by default; as the open zone's base URL it means "follow the server"
+DEFAULT_OPEN_BASE_URL = "http://127.0.0.1:8765/"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where citylake keeps things and how it runs Spark."""
@@ -111,7 +115,7 @@ class Settings:
     s3_secret_key: str | None = field(default=None, repr=False)
     open_location: str | None = None
     restricted_location: str | None = None
-    open_base_url: str = "http://127.0.0.1:8765/"
+    open_base_url: str = DEFAULT_OPEN_BASE_URL
     keep_versions: int = 5
     pseudonym_key: str | None = field(default=None, repr=False)
     lake_location: str | None = None
@@ -213,7 +217,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_secret_key=env.get("CITYLAKE_S3_SECRET_KEY") or None,
         open_location=env.get("CITYLAKE_OPEN") or None,
         restricted_location=env.get("CITYLAKE_RESTRICTED") or None,
-        open_base_url=env.get("CITYLAKE_OPEN_BASE_URL", "http://127.0.0.1:8765/"),
+        open_base_url=env.get("CITYLAKE_OPEN_BASE_URL", DEFAULT_OPEN_BASE_URL),
         keep_versions=int(env.get("CITYLAKE_KEEP_VERSIONS", "5")),
         pseudonym_key=env.get("CITYLAKE_PSEUDONYM_KEY") or None,
         lake_location=env.get("CITYLAKE_LAKE") or None,

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import mimetypes
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,6 +26,7 @@ from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
+import simplejson  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -35,6 +37,7 @@ from jobs.errors import CitylakeError
 from jobs.io.deltars import storage_options as delta_storage_options
 from jobs.io.objects import LocalStore, ObjectStore, S3Store, store_for
 from jobs.publish import ckan_actions as actions
+from jobs.publish import ckan_vocabulary as vocabulary
 from jobs.publish.ckan_actions import Catalog, build_catalog
 from jobs.publish.ckan_datastore import (
     MEMORY_BYTES_DEFAULT,
@@ -45,7 +48,7 @@ from jobs.publish.ckan_datastore import (
 from jobs.publish.ckan_params import ActionError
 from jobs.publish.layout import CATALOG_JSON, CATALOG_JSONLD
 from jobs.publish.records import MEDIA_TYPES, from_json
-from jobs.settings import Settings
+from jobs.settings import DEFAULT_OPEN_BASE_URL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +125,8 @@ class CatalogSource:
 
 
 def _json_response(payload: Any, status: int = 200) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    # simplejson writes a Decimal as the exact JSON number it is (json would need a float: 4506.871700000001)
+    body = simplejson.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str, use_decimal=True)
     return Response(body.encode("utf-8"), status_code=status, media_type=JSON_TYPE)
 
 
@@ -202,13 +206,18 @@ def _static(store: ObjectStore, path: str) -> Response:
     return Response(store.read_bytes(key), media_type=media_type)
 
 
-def create_app(store: ObjectStore, *, base_url: str, storage_options: Mapping[str, str] | None = None,
-               refresh_seconds: float = 2.0, memory_bytes: int = MEMORY_BYTES_DEFAULT) -> FastAPI:
+def create_app(store: ObjectStore, *, base_url: str, tables_root: str,
+               storage_options: Mapping[str, str] | None = None,
+               refresh_seconds: float = 2.0, memory_bytes: int = MEMORY_BYTES_DEFAULT,
+               published_base_url: str | None = None) -> FastAPI:
     """The API and static site of the zone in `store`; download URLs are `base_url` + zone path.
 
+    `tables_root` holds the zone's open Delta tables, one per dataset name (`Settings.table_path`'s folder);
     `storage_options` are deltalake's options for s3:// tables (see `delta_storage_options`).
+    `published_base_url` is the base the zone's files were written with (the DCAT catalog's IRIs); when it
+    differs from `base_url`, ``catalog.jsonld`` is served with it replaced, so its links reach this server.
     """
-    tables = TableCache(storage_options, memory_bytes=memory_bytes)
+    tables = TableCache(tables_root, storage_options, memory_bytes=memory_bytes)
     source = CatalogSource(store, base_url=base_url, refresh_seconds=refresh_seconds,
                            on_change=lambda c: tables.retain({table_key(d) for d in c.datasets.values()}))
     registry: dict[str, ActionFn] = {
@@ -219,6 +228,11 @@ def create_app(store: ObjectStore, *, base_url: str, storage_options: Mapping[st
         "organization_list": actions.organization_list,
         "organization_show": actions.organization_show,
         "datastore_search": partial(_datastore, tables=tables),
+        "license_list": vocabulary.license_list,
+        "tag_list": vocabulary.tag_list,
+        "group_list": vocabulary.group_list,
+        "current_package_list_with_resources": vocabulary.current_package_list_with_resources,
+        "site_read": vocabulary.site_read,
     }
     docs = {name: (datastore_search if name == "datastore_search" else fn).__doc__ or ""
             for name, fn in registry.items()}
@@ -261,8 +275,11 @@ def create_app(store: ObjectStore, *, base_url: str, storage_options: Mapping[st
     for prefix in ACTION_PREFIXES:
         app.add_api_route(f"{prefix}/{{action}}", action_endpoint, methods=["GET", "POST"], include_in_schema=False)
 
-    for name in (CATALOG_JSON, CATALOG_JSONLD):
-        app.add_api_route(f"/{name}", _file_endpoint(store, name), methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route(f"/{CATALOG_JSON}", _file_endpoint(store, CATALOG_JSON), methods=["GET", "HEAD"],
+                      include_in_schema=False)
+    rebased = (published_base_url, base_url) if published_base_url and published_base_url != base_url else None
+    app.add_api_route(f"/{CATALOG_JSONLD}", _file_endpoint(store, CATALOG_JSONLD, rebased=rebased),
+                      methods=["GET", "HEAD"], include_in_schema=False)
     for folder in ("datasets", "portal"):
         app.add_api_route(f"/{folder}/{{path:path}}", _folder_endpoint(store, folder), methods=["GET", "HEAD"],
                           include_in_schema=False)
@@ -274,11 +291,31 @@ def create_app(store: ObjectStore, *, base_url: str, storage_options: Mapping[st
     return app
 
 
-def _file_endpoint(store: ObjectStore, key: str) -> Callable[[], Awaitable[Response]]:
+def _file_endpoint(store: ObjectStore, key: str, *, rebased: tuple[str, str] | None = None
+                   ) -> Callable[[], Awaitable[Response]]:
     async def endpoint() -> Response:
-        return await run_in_threadpool(_static, store, key)
+        if rebased is None:
+            return await run_in_threadpool(_static, store, key)
+        return await run_in_threadpool(_rebased, store, key, *rebased)
 
     return endpoint
+
+
+def _rebased(store: ObjectStore, key: str, old: str, new: str) -> Response:
+    """A text file of the zone with the base URL it was published under replaced by the serving one."""
+    if not store.exists(key):
+        return Response("Not found", status_code=404, media_type="text/plain; charset=utf-8")
+    body = store.read_bytes(key).replace(old.encode("utf-8"), new.encode("utf-8"))
+    return Response(body, media_type=_media_type(key))
+
+
+def serving_base_url(settings: Settings, host: str, port: int) -> str:
+    """The zone's public base URL: `CITYLAKE_OPEN_BASE_URL` when it is set; otherwise (the embedded default)
+    the address this server listens on, so every link it hands out reaches it."""
+    if settings.open_base_url != DEFAULT_OPEN_BASE_URL:
+        return settings.open_base_url
+    shown = socket.getfqdn() if host in ("", "0.0.0.0", "::") else host
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
 
 
 def _folder_endpoint(store: ObjectStore, folder: str) -> Callable[[str], Awaitable[Response]]:
@@ -298,6 +335,9 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765) -> N
     import uvicorn
 
     store = store_for(settings.open_uri, settings)
-    app = create_app(store, base_url=settings.open_base_url, storage_options=delta_storage_options(settings))
-    log.info("serving %s at http://%s:%d/ (download links under %s)", store.uri, host, port, settings.open_base_url)
+    base_url = serving_base_url(settings, host, port)
+    app = create_app(store, base_url=base_url, tables_root=settings.table_path("open", "").rstrip("/"),
+                     storage_options=delta_storage_options(settings),
+                     published_base_url=settings.open_base_url)
+    log.info("serving %s at http://%s:%d/ (download links under %s)", store.uri, host, port, base_url)
     uvicorn.run(app, host=host, port=port, log_level="info")

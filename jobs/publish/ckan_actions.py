@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from jobs.publish import ckan_packages as pk
@@ -29,6 +30,7 @@ from jobs.publish.ckan_params import (
     string_list,
     text,
 )
+from jobs.publish.ckan_query import DATE_FIELDS, Clause, Term, field_matches, parse
 from jobs.publish.records import OpenDataset
 
 SEARCH_ROWS_DEFAULT = 10
@@ -48,7 +50,6 @@ _SORTABLE: Mapping[str, Callable[[Mapping[str, Any]], Any]] = {
     "num_resources": lambda p: p["num_resources"],
     "num_tags": lambda p: p["num_tags"],
 }
-_TOKEN = re.compile(r'([+-]?)(?:([^\s:"()]+):)?("[^"]*"|\([^)]*\)|[^\s"()]+)')
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def _search_doc(d: OpenDataset, package: Mapping[str, Any]) -> SearchDoc:
         "res_format": tuple(dict.fromkeys(r["format"] for r in package["resources"])),
         "license_id": (package["license_id"],), "type": ("dataset",), "dataset_type": ("dataset",),
         "state": ("active",), "capacity": ("public",), "private": ("false",),
+        "metadata_modified": (package["metadata_modified"],), "metadata_created": (package["metadata_created"],),
     }
     for extra in package["extras"]:
         fields.setdefault(extra["key"], (extra["value"],))
@@ -127,100 +129,58 @@ def _search_doc(d: OpenDataset, package: Mapping[str, Any]) -> SearchDoc:
 # ---------------------------------------------------------------------------------------------- queries
 
 
-@dataclass(frozen=True)
-class _Term:
-    field: str | None
-    values: tuple[str, ...]
-    negated: bool
-    #: q's field terms match words inside a value (Solr's text fields); fq's match whole values
-    substring: bool = False
-
-
-def _parse(query: str, *, what: str) -> list[_Term]:
-    """Split q/fq into terms; ``AND`` is implicit, ``NOT`` negates the next term."""
-    terms: list[_Term] = []
-    pos, negate_next = 0, False
-    while True:
-        while pos < len(query) and query[pos].isspace():
-            pos += 1
-        if pos >= len(query):
-            break
-        m = _TOKEN.match(query, pos)
-        if m is None:
-            raise SearchQueryError(f"{what}: cannot parse {query[pos:pos + 30]!r}")
-        pos = m.end()
-        sign, field, raw = m.groups()
-        if field is None and raw in ("AND", "&&"):
-            continue
-        if field is None and raw == "NOT":
-            negate_next = True
-            continue
-        if field is None and raw in ("OR", "||"):
-            raise SearchQueryError(f"{what}: OR between terms is not supported; use field:(a OR b)")
-        if raw.startswith("("):
-            values = tuple(v.strip('"') for v in re.findall(r'"[^"]*"|[^\s()]+', raw) if v not in ("OR", "||"))
-        else:
-            values = (raw.strip('"') if raw.startswith('"') else raw,)
-        terms.append(_Term(field, values, negated=(sign == "-") != negate_next))
-        negate_next = False
-    return terms
-
-
-def _field_matches(values: tuple[str, ...], term: _Term) -> bool:
-    if term.substring:
-        folded = [v.casefold() for v in values]
-        return any(w.rstrip("*").casefold() in v for w in term.values for v in folded)
-    for w in term.values:
-        if w == "*":
-            if values:
-                return True
-        elif w.endswith("*"):
-            if any(v.startswith(w[:-1]) for v in values):
-                return True
-        elif w in values:
-            return True
-    return False
-
-
 def _matcher(q: str, fq: list[str], catalog: Catalog) -> Callable[[SearchDoc], float | None]:
     """A function giving a document's score, or None when it does not match."""
     known = set().union(*(doc.fields for doc in catalog.docs.values())) if catalog.docs else set()
-    field_terms: list[_Term] = []
-    text_terms: list[_Term] = []
-    for term in _parse(q, what="q"):
-        if term.field == "*" and term.values == ("*",):
-            continue  # *:* matches everything
-        if term.field is not None and term.field in known:
-            field_terms.append(_Term(term.field, term.values, term.negated, substring=True))
-        else:
-            raw = f"{term.field}:{term.values[0]}" if term.field else " ".join(term.values)
-            text_terms.append(_Term(None, (raw.casefold(),), term.negated))
-    for clause in fq:
-        for term in _parse(clause, what="fq"):
+    known |= DATE_FIELDS
+    clauses: list[Clause] = []
+    for clause in parse(q, what="q"):
+        terms: list[Term] = []
+        for term in clause:
             if term.field == "*" and term.values == ("*",):
-                continue
-            if term.field is None:
-                raise SearchQueryError(f"fq: {term.values[0]!r} names no field (write field:value)")
-            if term.field not in known and catalog.docs:
-                raise SearchQueryError(f"fq: undefined field {term.field}")
-            field_terms.append(term)
+                terms.append(Term("*", ("*",), term.negated))  # *:* matches everything
+            elif term.field is not None and term.field in known:
+                terms.append(replace(term, substring=term.range is None))
+            else:
+                raw = f"{term.field}:{term.values[0]}" if term.field else " ".join(term.values)
+                terms.append(Term(None, (raw.casefold(),), term.negated))
+        clauses.append(tuple(terms))
+    for text_ in fq:
+        for clause in parse(text_, what="fq"):
+            for term in clause:
+                if term.field is None:
+                    raise SearchQueryError(f"fq: {term.values[0]!r} names no field (write field:value)")
+                if term.field not in known and term.field != "*" and catalog.docs:
+                    raise SearchQueryError(f"fq: undefined field {term.field}")
+            clauses.append(clause)
+    now = datetime.now(UTC)
 
-    def score(doc: SearchDoc) -> float | None:
-        for term in field_terms:
-            if _field_matches(doc.fields.get(term.field or "", ()), term) == term.negated:
-                return None
-        total = 0.0
-        for term in text_terms:
+    def hit(doc: SearchDoc, term: Term) -> float | None:
+        """The term's score in `doc`, or None when the term (negation applied) does not hold."""
+        if term.field == "*":
+            return None if term.negated else 0.0
+        if term.field is None:
             hits = sum(w for text_, w in doc.texts if term.values[0] in text_)
             if bool(hits) == term.negated:
                 return None
-            total += hits
+            return float(hits)
+        if field_matches(doc.fields.get(term.field, ()), term, now=now) == term.negated:
+            return None
+        return 0.0
+
+    def score(doc: SearchDoc) -> float | None:
+        total = 0.0
+        for clause in clauses:
+            hits = [h for term in clause if (h := hit(doc, term)) is not None]
+            if not hits:
+                return None
+            total += sum(hits)
         return total
 
     return score
 
 
-def _sort_spec(sort: str, allowed: Iterable[str], *, lenient: bool = False) -> list[tuple[str, bool]]:
+def sort_spec(sort: str, allowed: Iterable[str], *, lenient: bool = False) -> list[tuple[str, bool]]:
     """``field asc|desc`` pairs; Solr (package_search) needs the direction, group lists default to asc."""
     spec: list[tuple[str, bool]] = []
     allowed = set(allowed)
@@ -286,15 +246,25 @@ def resource_show(catalog: Catalog, params: Mapping[str, Any]) -> dict[str, Any]
     return catalog.resources[rid][1]
 
 
+#: what package_search takes (CKAN's VALID_SOLR_PARAMETERS and the keys it removes before asking Solr); the
+#: Solr tuning ones (wt, qf, bf, boost, tie, defType, mm, df) are accepted and change nothing here
+SEARCH_PARAMETERS = frozenset({
+    "q", "fl", "fq", "fq_list", "rows", "sort", "start", "wt", "qf", "bf", "boost", "facet", "facet.mincount",
+    "facet.limit", "facet.field", "extras", "tie", "defType", "mm", "df", "include_private", "include_drafts",
+    "include_deleted", "use_default_schema"})
+
+
 def package_search(catalog: Catalog, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Search datasets. Parameters: q, fq, fq_list, sort, rows, start, facet, facet.field, facet.limit,
-    facet.mincount."""
+    """Search datasets. Parameters: q, fq, fq_list, sort, rows (at most 1000), start, fl, facet, facet.field,
+    facet.limit, facet.mincount; fq takes Solr ranges on metadata_modified / metadata_created."""
+    if unknown := sorted(k for k in params if k not in SEARCH_PARAMETERS and not k.startswith("ext_")):
+        raise SearchQueryError(f"Invalid search parameters: {unknown}")
     q = text(params, "q").strip()
     fq = [text(params, "fq"), *_fq_list(params)]
     sort = text(params, "sort").strip() or DEFAULT_SORT
     rows = integer(params, "rows", SEARCH_ROWS_DEFAULT, maximum=SEARCH_ROWS_MAX)
     start = integer(params, "start", 0)
-    spec = _sort_spec(sort, ["score", *_SORTABLE])
+    spec = sort_spec(sort, ["score", *_SORTABLE])
     score_of = _matcher(q, [c for c in fq if c.strip()], catalog)
     scored = [(n, s) for n, doc in catalog.docs.items() if (s := score_of(doc)) is not None]
     scores = dict(scored)
@@ -307,8 +277,11 @@ def package_search(catalog: Catalog, params: Mapping[str, Any]) -> dict[str, Any
     if facet_fields and boolean(params, "facet", True):
         limit = _facet_limit(params)
         facets, search_facets = _facets(names, catalog, facet_fields, limit, integer(params, "facet.mincount", 1))
+    results = [catalog.packages[n] for n in names[start:start + rows]]
+    if fl := [f for f in re.split(r"[\s,]+", text(params, "fl")) if f and f != "*"]:
+        results = [{f: p[f] for f in fl if f in p} for p in results]
     return {"count": len(names), "sort": sort, "facets": facets, "search_facets": search_facets,
-            "results": [catalog.packages[n] for n in names[start:start + rows]]}
+            "results": results}
 
 
 def _fq_list(params: Mapping[str, Any]) -> list[str]:
@@ -358,7 +331,7 @@ def organization_list(catalog: Catalog, params: Mapping[str, Any]) -> list[Any]:
     if q := text(params, "q").strip().casefold():
         keys = [k for k in keys if q in k.casefold() or q in str(catalog.organizations[k]["title"]).casefold()]
     orgs = {k: _org_with_counts(catalog, k, counts=True, extras=True) for k in keys}
-    spec = _sort_spec(text(params, "sort").strip() or "title asc", ["name", "title", "package_count"],
+    spec = sort_spec(text(params, "sort").strip() or "title asc", ["name", "title", "package_count"],
                       lenient=True)
     for field, descending in reversed(spec):
         keys.sort(key=lambda k: orgs[k][field], reverse=descending)  # noqa: B023 (used at once)

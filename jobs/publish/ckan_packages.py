@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jobs.publish.records import EXTENSIONS, Distribution, Licence, OpenDataset, Publisher
 
@@ -59,7 +59,8 @@ def ckan_time(value: str) -> str:
 
 
 def absolute_url(base_url: str, path: str) -> str:
-    """`base_url` + a zone-relative path, percent-encoded (codes and names may be Chinese)."""
+    """`base_url` + a zone-relative path, percent-encoded (codes and names may be Chinese); a query string is
+    the caller's to append (a `?` here would be encoded as part of the path)."""
     return base_url.rstrip("/") + "/" + quote(path.lstrip("/"), safe="/")
 
 
@@ -73,7 +74,7 @@ def licence_id(licence: Licence) -> str:
     return licence.url
 
 
-def _is_open(licence: Licence) -> bool:
+def is_open(licence: Licence) -> bool:
     return any(host in licence.url for host in ("creativecommons.org", "opendatacommons.org"))
 
 
@@ -118,6 +119,7 @@ def extras(dataset: OpenDataset) -> list[dict[str, str]]:
         ("资源代码", dataset.code),
         ("发布日期", dataset.issued),
         ("信息项", "、".join(f.title for f in dataset.fields)),
+        ("未开放信息项", "、".join(f"{f.title}（{f.deidentification}）" for f in dataset.withheld_fields)),
         ("title_en", dataset.title_en),
         ("code", dataset.code),
         ("open_type", dataset.open_type),
@@ -163,7 +165,7 @@ def datastore_resource(dataset: OpenDataset, position: int, base_url: str) -> di
         "description": f"{dataset.title}：数据接口（datastore_search）",
         "format": DATASTORE_FORMAT,
         "mimetype": "application/json",
-        "url": absolute_url(base_url, f"api/3/action/datastore_search?resource_id={rid}"),
+        "url": absolute_url(base_url, "api/3/action/datastore_search") + "?" + urlencode({"resource_id": rid}),
         "size": None,
         "hash": "",
         "rows": dataset.rows,
@@ -195,7 +197,7 @@ def package_dict(dataset: OpenDataset, base_url: str, *, org_created: str = "") 
         "license_id": licence_id(dataset.licence),
         "license_title": dataset.licence.title,
         "license_url": dataset.licence.url,
-        "isopen": _is_open(dataset.licence),
+        "isopen": is_open(dataset.licence),
         "author": dataset.publisher.name,
         "author_email": None,
         "maintainer": dataset.publisher.name,

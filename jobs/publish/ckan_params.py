@@ -62,13 +62,14 @@ class ValidationError(ActionError):
 
 
 class SearchQueryError(ActionError):
-    """``q``/``fq``/``sort`` of package_search cannot be parsed (HTTP 409, ``Search Query Error``)."""
+    """package_search's parameters are unknown or ``q``/``fq``/``sort`` cannot be parsed (HTTP 400, as CKAN
+    answers a ``Search Query Error``)."""
 
-    status = 409
+    status = 400
     error_type = "Search Query Error"
 
     def error(self) -> dict[str, Any]:
-        return {"__type": self.error_type, "message": f"Search Query is invalid: {self.message}"}
+        return {"__type": self.error_type, "message": f"Search Query is invalid: {self.message!r}"}
 
 
 class DataUnavailable(ActionError):

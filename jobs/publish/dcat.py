@@ -41,6 +41,7 @@ PREFIXES: Mapping[str, str] = {
     "foaf": "http://xmlns.com/foaf/0.1/",
     "skos": "http://www.w3.org/2004/02/skos/core#",
     "spdx": "http://spdx.org/rdf/terms#",
+    "vcard": "http://www.w3.org/2006/vcard/ns#",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
 }
 #: JSON key (the portal's Chinese label) -> local name of the citylake property it stands for.
@@ -153,7 +154,17 @@ class _Vocabulary:
         return self._add({"@id": CHINESE, "@type": "dct:LinguisticSystem"})
 
     def _publisher_type(self) -> str:
-        return self._add({"@id": LOCAL_AUTHORITY, "@type": "skos:Concept"})
+        return self._add({"@id": LOCAL_AUTHORITY, "@type": "skos:Concept",
+                          "skos:prefLabel": [_text("地方政府机构"), _text("Local Authority", EN)]})
+
+    def contact(self, p: Publisher) -> str:
+        """The department as a contact point: its names and the portal, where residents reach it."""
+        return self._add({
+            "@id": self.base + "agents/" + _segment(p.code) + "#contact",
+            "@type": "vcard:Organization",
+            "vcard:fn": [_text(p.name), _text(p.name_en, EN)],
+            "vcard:hasURL": _ref(self.base + "portal/index.html"),
+        })
 
     def department(self, p: Publisher) -> str:
         return self._add({
@@ -216,6 +227,7 @@ def _dataset(ds: OpenDataset, base: str, vocab: _Vocabulary, published: set[str]
         "dct:title": [_text(ds.title), _text(ds.title_en, EN)],
         "dct:description": _text(ds.summary),
         "dct:publisher": _ref(vocab.department(ds.publisher)),
+        "dcat:contactPoint": _ref(vocab.contact(ds.publisher)),
         "dct:accrualPeriodicity": _ref(vocab.frequency(ds.update_cycle)),
         "dct:issued": _temporal(ds.issued),
         "dct:modified": _temporal(ds.modified),
@@ -231,7 +243,7 @@ def _dataset(ds: OpenDataset, base: str, vocab: _Vocabulary, published: set[str]
         "数据量": _count(ds.rows),
         "发布时间": _temporal(ds.issued),
         "更新时间": _temporal(ds.modified),
-        "信息项": [_data_item(iri, pos, f) for pos, f in enumerate(ds.fields, start=1)],
+        "信息项": [_data_item(iri, pos, f) for pos, f in enumerate((*ds.fields, *ds.withheld_fields), start=1)],
     }
     if ds.theme:
         node["dcat:theme"] = _ref(vocab.theme(ds.theme))
@@ -252,6 +264,10 @@ def _distribution(ds: OpenDataset, d: Distribution, base: str, vocab: _Vocabular
         "@id": url,
         "@type": "dcat:Distribution",
         "dct:title": [_text(f"{ds.title}（{d.format}）"), _text(f"{ds.title_en} ({d.format})", EN)],
+        "dct:description": [
+            _text(f"{ds.title}第 {ds.version} 版的 {d.format} 文件，共 {d.rows} 行；字段说明见信息项。"),
+            _text(f"Version {ds.version} of {ds.title_en} as {d.format}, {d.rows} rows; the data items describe "
+                  "the fields.", EN)],
         "dcat:accessURL": _ref(url),
         "dcat:downloadURL": _ref(url),
         "dct:format": _ref(vocab.file_type(d.format)),

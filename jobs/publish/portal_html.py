@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -235,11 +236,13 @@ def index_page(datasets: Sequence[OpenDataset], *, site_title: str, generated_at
 # ---------------------------------------------------------------------------------------------- dataset
 
 
-def field_table(fields: Sequence[FieldInfo]) -> str:
+def field_table(fields: Sequence[FieldInfo], withheld: Sequence[FieldInfo] = ()) -> str:
+    """Every item of the catalog entry: the published ones, then those withheld (not in any file)."""
     rows = "\n".join(
-        f'<tr><td><code>{esc(f.name)}</code></td><td>{esc(f.title)}</td><td><code>{esc(f.type)}</code></td>'
-        f"<td>{esc(f.description)}</td><td>{esc(deidentification_label(f.deidentification))}</td></tr>"
-        for f in fields)
+        f'<tr{cls}><td><code>{esc(f.name)}</code></td><td>{esc(f.title)}</td><td><code>{esc(f.type)}</code></td>'
+        f"<td>{esc(f.description)}</td><td>{esc(deidentification_label(f.deidentification))}{note}</td></tr>"
+        for f, cls, note in [*((f, "", "") for f in fields),
+                             *((f, ' class="withheld"', "：未开放，不在任何下载文件中") for f in withheld)])
     return f"""<table class="fields" id="field-table">
 <thead><tr><th>信息项 {en("Name")}</th><th>中文名称 {en("Title")}</th>
 <th>类型 <span class="en" lang="en">Type</span></th><th>描述 <span class="en" lang="en">Description</span></th>
@@ -342,7 +345,7 @@ def dataset_page(dataset: OpenDataset, *, site_title: str, generated_at: str) ->
 </section>
 <section id="fields">
 <h2>信息项 <span class="en" lang="en">Fields</span></h2>
-{field_table(d.fields)}
+{field_table(d.fields, d.withheld_fields)}
 </section>
 <section id="preview">
 <h2>数据预览 <span class="en" lang="en">Preview</span></h2>
@@ -385,7 +388,24 @@ def chart_values(spec: ChartSpec, rows: Sequence[Mapping[str, Any]]) -> list[tup
                 continue
             if math.isfinite(parsed):
                 totals[key] += parsed
-    return list(totals.items())
+    return [(label, total) for label, total in zip(division_labels(list(totals)), totals.values(), strict=True)]
+
+
+@cache
+def _division_names() -> Mapping[str, str]:
+    from jobs.rules.divisions import names
+
+    return names()
+
+
+def division_labels(keys: Sequence[str]) -> list[str]:
+    """Names for the bars when every category is a division code (510117 -> 郫都区; a resident reads names,
+    not codes); otherwise the values as they are."""
+    known = _division_names()
+    present = [k for k in keys if k]
+    if not present or any(k not in known for k in present):
+        return list(keys)
+    return [known.get(k, k) for k in keys]
 
 
 def nice_step(span: float, ticks: int = 5) -> float:

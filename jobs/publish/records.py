@@ -110,8 +110,9 @@ class OpenDataset:
     #: the first rows of the table, as JSON values, for previews
     preview: tuple[Mapping[str, Any], ...] = ()
     chart: ChartSpec | None = None
-    #: where the open Delta table of this dataset lives (a local path or s3:// URI), for row queries
-    table: str = ""
+    #: the entry's items that are not published (dropped), with their technique: the field list a reader
+    #: sees is the catalog entry's whole list, and says what was withheld
+    withheld_fields: tuple[FieldInfo, ...] = ()
 
     def distribution(self, fmt: str) -> Distribution:
         """The distribution in format `fmt` (CSV, JSON, Parquet, XLSX)."""
@@ -134,9 +135,11 @@ def from_json(text: str) -> list[OpenDataset]:
 
 def _dataset(d: Mapping[str, Any]) -> OpenDataset:
     data = dict(d)
+    data.pop("table", None)  # zones published before the lake's location was kept out of public records
     data["publisher"] = Publisher(**data["publisher"])
     data["licence"] = Licence(**data["licence"])
     data["fields"] = tuple(FieldInfo(**f) for f in data["fields"])
+    data["withheld_fields"] = tuple(FieldInfo(**f) for f in data.get("withheld_fields", ()))
     data["distributions"] = tuple(Distribution(**x) for x in data["distributions"])
     data["keywords"] = tuple(data.get("keywords", ()))
     data["preview"] = tuple(data.get("preview", ()))

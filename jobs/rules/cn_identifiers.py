@@ -12,8 +12,11 @@ from jobs.rules.identifiers import (
     RESIDENT_ID_CHECK,
     RESIDENT_ID_WEIGHTS,
     USCC_ALPHABET,
+    USCC_AUTHORITIES,
     USCC_PATTERN,
+    USCC_PROVINCES,
     USCC_WEIGHTS,
+    uscc_prefixes,
 )
 from jobs.rules.registry import RuleContext, register
 from jobs.sql_text import (
@@ -21,6 +24,7 @@ from jobs.sql_text import (
     binary,
     call,
     cast,
+    coalesce,
     concat,
     is_null,
     isin,
@@ -116,10 +120,29 @@ def uscc_check_column(first17: str) -> str:
 
 @register("cn_uscc")
 def cn_uscc(value: str, ctx: RuleContext) -> str:
-    """18 characters from the GB 32100 alphabet (no I, O, S, V, Z) with a 6-digit division code."""
-    return fail_when(not_(rlike(call("upper", cast(value, "STRING")), USCC_PATTERN.pattern)), detail(
-        "expected 18 characters: 2 of 0-9A-Y (no I O S V Z), 6 digits, 10 of 0-9A-Y",
-        "应为 18 位：2 位 0-9A-Y（不含 I O S V Z）、6 位数字、10 位 0-9A-Y"))
+    """18 characters from the GB 32100 alphabet (no I, O, S, V, Z), a registration authority and an
+    organisation type of GB 32100's tables, and a division code of a province (or 100000, national)."""
+    v = call("upper", cast(value, "STRING"))
+    authorities = "、".join(f"{code} {name}" for code, (name, _) in USCC_AUTHORITIES.items())
+    first, pair = _char(v, 1), call("substring", v, "1", "2")
+    return when(
+        (coalesce(not_(rlike(v, USCC_PATTERN.pattern)), "false"), detail(
+            "expected 18 characters: 2 of 0-9A-Y (no I O S V Z), 6 digits, 10 of 0-9A-Y",
+            "应为 18 位：2 位 0-9A-Y（不含 I O S V Z）、6 位数字、10 位 0-9A-Y")),
+        (not_(isin(first, USCC_AUTHORITIES)), detail(
+            en_sql=concat(lit("registration authority code "), first, lit(f" is not in GB 32100 ({authorities})")),
+            zh_sql=concat(lit("登记管理部门码 "), first, lit(f" 不在 GB 32100 中（{authorities}）")))),
+        (not_(isin(pair, sorted(uscc_prefixes()))), detail(
+            en_sql=concat(lit("organisation type code "), _char(v, 2), lit(" is not one authority "), first,
+                          lit(" registers (GB 32100)")),
+            zh_sql=concat(lit("机构类别码 "), _char(v, 2), lit(" 不属于登记管理部门 "), first,
+                          lit("（GB 32100）")))),
+        (not_(isin(call("substring", v, "3", "2"), sorted(USCC_PROVINCES))), detail(
+            en_sql=concat(lit("positions 3-8 "), call("substring", v, "3", "6"),
+                          lit(" are not a division code of a province (GB/T 2260) or 100000")),
+            zh_sql=concat(lit("第 3-8 位 "), call("substring", v, "3", "6"),
+                          lit(" 不是省级行政区划内的区划码（GB/T 2260）或 100000")))),
+    )
 
 
 @register("cn_uscc_checksum")

@@ -183,7 +183,8 @@ def release(rt: Runtime, res: Resource, dept: Department, table: OpenTable, stor
             size=w.size, sha256=w.sha256, rows=w.rows) for w in written),
         keywords=tuple(dict.fromkeys(k for k in (res.theme, *(res.classification.path.split(" / ")
                                                              if res.classification else ())) if k)),
-        preview=tuple(preview), chart=table.chart, table=str(path))
+        preview=tuple(preview), chart=table.chart,
+        withheld_fields=table.suppressed_fields)
     site.write_record(store, dataset)
     _prune(store, table.name, keep=settings.keep_versions)
     log.info("publish %s: %s.%s version %d, %d rows, files in %s", res.name, zone, table.name, version,

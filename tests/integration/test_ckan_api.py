@@ -122,7 +122,7 @@ def records(store: ObjectStore, tables: dict[str, str]) -> list[OpenDataset]:
                     FieldInfo("load_factor", "满载率", "double"), FieldInfo("recorded_at", "统计时间", "timestamp"),
                     FieldInfo("service_day", "运营日期", "date")),
             distributions=distributions(store, "bus_ridership", "440100/JT-00012", 3, bus),
-            keywords=("公交", "客流", "bus"), table=tables["bus_ridership"]),
+            keywords=("公交", "客流", "bus")),
         OpenDataset(
             name="air_quality_daily", code="440100/HB-00003", title="空气质量日报", title_en="Daily air quality",
             summary="各国控监测站点每日空气质量指数（AQI）与PM2.5浓度。", publisher=ENVIRONMENT,
@@ -132,7 +132,7 @@ def records(store: ObjectStore, tables: dict[str, str]) -> list[OpenDataset]:
             fields=(FieldInfo("station", "监测站点", "string"), FieldInfo("aqi", "空气质量指数", "int"),
                     FieldInfo("pm25", "PM2.5浓度", "double", "微克/立方米"), FieldInfo("day", "日期", "date")),
             distributions=distributions(store, "air_quality_daily", "440100/HB-00003", 1, air),
-            keywords=("空气质量", "AQI"), table=tables["air_quality_daily"]),
+            keywords=("空气质量", "AQI")),
     ]
 
 
@@ -149,6 +149,11 @@ def build_zone(store: ObjectStore, tables: dict[str, str], storage_options: dict
     return datasets
 
 
+def tables_root(zone_root: Path) -> str:
+    """Where the `zone` fixture keeps its open tables: `<home>/lake/open`, beside `<home>/open`."""
+    return str(zone_root.parent / "lake" / "open")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -156,9 +161,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(app: Any) -> Iterator[str]:
-    """`app` served by uvicorn on a free loopback port in a background thread; yields its URL."""
-    port = free_port()
+def running(app: Any, port: int | None = None) -> Iterator[str]:
+    """`app` served by uvicorn on `port` (a free loopback port) in a background thread; yields its URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -185,7 +190,8 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[OpenDatas
 
 @pytest.fixture(scope="module")
 def url(zone: tuple[Path, list[OpenDataset]]) -> Iterator[str]:
-    with running(create_app(LocalStore(zone[0]), base_url=BASE_URL)) as address:
+    app = create_app(LocalStore(zone[0]), base_url=BASE_URL, tables_root=tables_root(zone[0]))
+    with running(app) as address:
         yield address
 
 
@@ -343,12 +349,16 @@ def test_datastore_search_defaults_fields_and_values(ckan: ckanapi.RemoteCKAN) -
     assert result["resource_id"] == "bus_ridership" and result["total"] == BUS_ROWS
     assert (result["limit"], result["offset"], len(result["records"])) == (100, 0, 100)
     assert [(f["id"], f["type"]) for f in result["fields"]] == [
-        ("line_name", "text"), ("district", "text"), ("passengers", "int8"), ("fare_income", "numeric"),
-        ("load_factor", "float8"), ("recorded_at", "timestamptz"), ("service_day", "date")]
-    assert result["fields"][2]["info"] == {"label": "客流量", "notes": "人次"}
+        ("_id", "int"), ("line_name", "text"), ("district", "text"), ("passengers", "int8"),
+        ("fare_income", "numeric"), ("load_factor", "float8"), ("recorded_at", "timestamptz"),
+        ("service_day", "date")]
+    assert result["fields"][3]["info"] == {"label": "客流量", "notes": "人次"}
+    assert "stable within it only" in result["fields"][0]["info"]["notes"]
     first = result["records"][0]
-    assert first == {"line_name": "快速公交B0", "district": "天河区", "passengers": 1000, "fare_income": 2000.5,
-                     "load_factor": 0.0, "recorded_at": "2026-11-01T00:00:00+00:00", "service_day": "2026-11-01"}
+    assert first == {"_id": 1, "line_name": "快速公交B0", "district": "天河区", "passengers": 1000,
+                     "fare_income": 2000.5, "load_factor": 0.0, "recorded_at": "2026-11-01T00:00:00+00:00",
+                     "service_day": "2026-11-01"}
+    assert [r["_id"] for r in result["records"]] == list(range(1, 101))
     assert result["records"][49]["district"] is None
     assert result["_links"]["start"].startswith("/api/action/datastore_search?")
 
@@ -430,7 +440,8 @@ def test_tables_too_big_for_memory_are_scanned_with_the_same_answers(
         {"q": {"line_name": "5路"}, "fields": ["passengers"], "sort": "passengers"},
         {"filters": {"district": None}, "include_total": False},
     ]
-    with running(create_app(LocalStore(zone[0]), base_url=BASE_URL, memory_bytes=0)) as address, \
+    app = create_app(LocalStore(zone[0]), base_url=BASE_URL, tables_root=tables_root(zone[0]), memory_bytes=0)
+    with running(app) as address, \
             ckanapi.RemoteCKAN(address) as scanned:
         for query in queries:
             expected = ckan.action.datastore_search(resource_id="bus_ridership", **query)
@@ -469,7 +480,13 @@ def test_errors_carry_ckan_status_codes_and_types(web: httpx.Client) -> None:
     assert invalid.json()["error"] == {"__type": "Validation Error", "limit": ["Invalid integer"],
                                        "message": "limit: Invalid integer"}
     query = web.get("/api/3/action/package_search", params={"fq": "colour:red"})
-    assert query.status_code == 409 and query.json()["error"]["__type"] == "Search Query Error"
+    assert query.status_code == 400 and query.json()["error"]["__type"] == "Search Query Error"  # as CKAN's
+    extra = web.get("/api/3/action/package_search", params={"q": "公交", "colour": "red"})
+    assert extra.status_code == 400 and extra.json()["error"] == {
+        "__type": "Search Query Error", "message": "Search Query is invalid: \"Invalid search parameters: ['colour']\""}
+    assert web.get("/api/3/action/package_search", params={"ext_bbox": "1,2,3,4", "wt": "json"}).status_code == 200
+    junk = web.get("/api/3/action/datastore_search", params={"resource_id": "bus_ridership", "colour": "red"})
+    assert junk.status_code == 409 and junk.json()["error"]["__extras"] == ['invalid value "colour"']
     unknown = web.get("/api/3/action/package_delete", params={"id": "bus_ridership"})
     assert unknown.status_code == 400
     assert unknown.json() == "Bad request - Action name not known: package_delete"
@@ -479,7 +496,7 @@ def test_errors_carry_ckan_status_codes_and_types(web: httpx.Client) -> None:
 
 def test_datastore_search_over_get_with_json_and_comma_parameters(web: httpx.Client) -> None:
     params = {"resource_id": "bus_ridership", "filters": json.dumps({"district": "白云区"}, ensure_ascii=False),
-              "fields": "passengers,district", "sort": "passengers asc", "limit": "20", "unknown": "ignored"}
+              "fields": "passengers,district", "sort": "passengers asc", "limit": "20"}
     first = web.get("/api/3/action/datastore_search", params=params).json()["result"]
     assert first["total"] == 60 and len(first["records"]) == 20
     assert {r["district"] for r in first["records"]} == {"白云区"}
@@ -507,6 +524,7 @@ def test_static_files_with_content_types(web: httpx.Client, zone: tuple[Path, li
     catalog = web.get("/catalog.json")
     assert catalog.status_code == 200 and catalog.headers["content-type"] == "application/json; charset=utf-8"
     assert [d.name for d in from_json(catalog.text)] == ["air_quality_daily", "bus_ridership"]
+    assert "lake" not in catalog.text and '"table"' not in catalog.text  # the lake's location is no public fact
     assert web.get("/catalog.jsonld").headers["content-type"] == "application/ld+json; charset=utf-8"
     csv_dist = zone[1][0].distribution("CSV")
     download = web.get("/" + csv_dist.path)
@@ -547,7 +565,8 @@ def test_a_new_publish_is_served_without_restart(tmp_path: Path) -> None:
     tables = {n: str(tmp_path / "lake" / n) for n in ("bus_ridership", "air_quality_daily")}
     store = LocalStore(tmp_path / "open")
     datasets = build_zone(store, tables)
-    with running(create_app(store, base_url=BASE_URL, refresh_seconds=0.1)) as address, \
+    app = create_app(store, base_url=BASE_URL, tables_root=str(tmp_path / "lake"), refresh_seconds=0.1)
+    with running(app) as address, \
             ckanapi.RemoteCKAN(address) as ckan:
         assert ckan.action.datastore_search(resource_id="air_quality_daily")["total"] == 30
         write_deltalake(tables["air_quality_daily"], air_rows().slice(0, 6), mode="overwrite")
@@ -564,6 +583,133 @@ def test_a_new_publish_is_served_without_restart(tmp_path: Path) -> None:
         assert ckan.action.package_show(id="air_quality_daily")["title"] == renamed.title
 
 
+def test_a_harvester_takes_everything_then_only_what_changed(tmp_path: Path) -> None:
+    """A CKAN harvester's loop (ckanext-harvest's CKAN harvester asks exactly so): a full harvest by pages,
+    then after a publish only the datasets modified since the last run, by a Solr range on metadata_modified."""
+    tables = {n: str(tmp_path / "lake" / n) for n in ("bus_ridership", "air_quality_daily")}
+    store = LocalStore(tmp_path / "open")
+    datasets = build_zone(store, tables)
+    app = create_app(store, base_url=BASE_URL, tables_root=str(tmp_path / "lake"), refresh_seconds=0.1)
+    with running(app) as address, \
+            ckanapi.RemoteCKAN(address) as ckan:
+        harvested, start = {}, 0
+        while page := ckan.action.package_search(q="*:*", rows=1, start=start, sort="metadata_modified asc")[
+                "results"]:
+            harvested.update({p["name"]: p["metadata_modified"] for p in page})
+            start += 1
+        assert harvested == {"air_quality_daily": "2026-11-20T09:30:00", "bus_ridership": "2026-11-26T02:00:00"}
+        last_run = max(harvested.values())
+        since = (datetime.fromisoformat(last_run) + timedelta(seconds=1)).isoformat()
+        assert ckan.action.package_search(fq=f"metadata_modified:[{since}Z TO *]")["count"] == 0
+
+        republished = replace(datasets[1], version=2, modified="2026-11-27T02:00:00+00:00")
+        store.put_bytes(to_json([datasets[0], republished]).encode(), layout.CATALOG_JSON)
+        deadline = time.monotonic() + 10
+        while ckan.action.package_show(id="air_quality_daily")["version"] != "2":
+            assert time.monotonic() < deadline, "the new catalog.json was not picked up"
+            time.sleep(0.05)
+        changed = ckan.action.package_search(fq=f"metadata_modified:[{since}Z TO *]", fl="name,metadata_modified")
+        assert changed["results"] == [{"name": "air_quality_daily", "metadata_modified": "2026-11-27T02:00:00"}]
+        search = ckan.action.package_search
+        assert names(search(fq="metadata_modified:{2026-11-26T02:00:00Z TO *]")) == ["air_quality_daily"]
+        assert names(search(fq="metadata_modified:[* TO 2026-11-26T02:00:00Z]")) == ["bus_ridership"]
+        assert names(search(fq="metadata_created:[2026-01-01T00:00:00Z TO NOW]")) == ["bus_ridership"]
+        assert search(fq="metadata_modified:[NOW-1DAY TO NOW/DAY+1DAY]")["count"] == 0
+        assert names(search(q="公交 OR 空气", sort="name asc")) == ["air_quality_daily", "bus_ridership"]
+        assert names(search(q="公交 OR 不存在")) == ["bus_ridership"]
+        recent = ckan.action.current_package_list_with_resources(limit=1)
+        assert [p["name"] for p in recent] == ["air_quality_daily"] and recent[0]["resources"]
+        assert [p["name"] for p in ckan.action.current_package_list_with_resources(limit=1, page=2)] == [
+            "bus_ridership"]
+        for bad in ("metadata_modified:[yesterday TO *]", "metadata_modified:[2026 TO", "公交 OR"):
+            with pytest.raises(ckanapi.SearchQueryError):
+                search(fq=bad)
+
+
+def test_licence_tag_and_group_lists_and_site_read(ckan: ckanapi.RemoteCKAN) -> None:
+    (licence,) = ckan.action.license_list()
+    assert licence["id"] == "CC-BY-4.0" and licence["url"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert licence["od_conformance"] == "approved" and licence["status"] == "active"
+    assert ckan.action.package_show(id="bus_ridership")["license_id"] == licence["id"]
+    assert ckan.action.tag_list() == sorted(["公交", "客流", "bus", "空气质量", "AQI"])
+    assert ckan.action.tag_list(query="公") == ["公交"]
+    assert ckan.action.tag_list(query="a", all_fields=True)[0].keys() == {"id", "name", "vocabulary_id",
+                                                                           "display_name"}
+    assert ckan.action.tag_list(vocabulary_id="anything") == []
+    assert ckan.action.group_list() == ["交通出行", "生态环境"]
+    groups = ckan.action.group_list(all_fields=True, sort="name desc")
+    assert [(g["name"], g["package_count"], g["is_organization"]) for g in groups] == [
+        ("生态环境", 1, False), ("交通出行", 1, False)]
+    assert groups[0]["id"] == ckan.action.package_show(id="air_quality_daily")["groups"][0]["id"]
+    assert ckan.action.site_read() is True
+
+
+def test_datastore_id_alias_row_ids_distinct_csv_and_exact_decimals(
+        ckan: ckanapi.RemoteCKAN, web: httpx.Client, zone: tuple[Path, list[OpenDataset]]) -> None:
+    search = ckan.action.datastore_search
+    by_id = search(id="bus_ridership", limit=3)  # CKAN renames id to resource_id
+    assert by_id["resource_id"] == "bus_ridership" and [r["_id"] for r in by_id["records"]] == [1, 2, 3]
+    everything = all_bus_rows(ckan)
+    assert [r["_id"] for r in everything] == list(range(1, BUS_ROWS + 1))
+    last = search(resource_id="bus_ridership", sort="_id desc", limit=2)["records"]
+    assert [r["_id"] for r in last] == [BUS_ROWS, BUS_ROWS - 1] and last[0] == everything[-1]
+    assert search(resource_id="bus_ridership", filters={"_id": 42})["records"] == [everything[41]]
+    assert "_id" not in search(resource_id="bus_ridership", fields="district", limit=1)["records"][0]
+    districts = search(resource_id="bus_ridership", fields="district", distinct=True, sort="district", limit=100)
+    assert [r["district"] for r in districts["records"]] == sorted(
+        {r["district"] for r in everything if r["district"]}) + [None]
+    assert districts["total"] == len({r["district"] for r in everything})
+    as_csv = search(resource_id="bus_ridership", fields="_id,line_name,fare_income", records_format="csv", limit=2)
+    assert as_csv["records"] == "1,快速公交B0,2000.50\n2,2路,2074.50\n"
+    as_tsv = search(resource_id="bus_ridership", fields="line_name,recorded_at", records_format="tsv", limit=1)
+    assert as_tsv["records"] == "快速公交B0\t2026-11-01 00:00:00\n"
+    # decimals keep their digits: parsed as Decimal, the API's values are the table's, not a float's
+    raw = web.get("/api/3/action/datastore_search", params={"resource_id": "bus_ridership", "limit": "1000",
+                                                            "fields": "fare_income"})
+    got = [r["fare_income"] for r in json.loads(raw.content, parse_float=Decimal)["result"]["records"]]
+    from deltalake import DeltaTable
+
+    stored = DeltaTable(f"{tables_root(zone[0])}/bus_ridership").to_pyarrow_table().column("fare_income").to_pylist()
+    assert got == stored
+
+
+def test_decimal_columns_are_written_exactly() -> None:
+    from jobs.publish.ckan import _json_response
+    from jobs.publish.ckan_datastore import json_column
+
+    values = pa.chunked_array([pa.array([Decimal("4506.8717"), None, Decimal("0.0001")], pa.decimal128(18, 4))])
+    assert json_column(values) == [Decimal("4506.8717"), None, Decimal("0.0001")]
+    assert _json_response({"v": json_column(values)}).body == b'{"v":[4506.8717,null,0.0001]}'
+
+
+def test_every_link_of_a_package_answers(zone: tuple[Path, list[OpenDataset]]) -> None:
+    """Served under the address it listens on (the embedded default), every URL a package hands out works,
+    and the DCAT catalog, published under another base, is served rebased to it."""
+    store = LocalStore(zone[0])
+    with running(create_app(store, base_url=BASE_URL, tables_root=tables_root(zone[0]))) as address, \
+            httpx.Client(timeout=30) as client:
+        package = client.get(f"{address}/api/3/action/package_show", params={"id": "bus_ridership"}).json()
+    assert package["result"]["resources"][-1]["url"] == (
+        f"{BASE_URL}api/3/action/datastore_search?resource_id=bus_ridership")  # a query, not an encoded path
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    app = create_app(store, base_url=base, published_base_url=BASE_URL, tables_root=tables_root(zone[0]))
+    with running(app, port=port) as address, \
+            httpx.Client(timeout=30) as client:
+        resources = client.get(f"{address}/api/3/action/package_show", params={"id": "bus_ridership"}).json()[
+            "result"]["resources"]
+        links = [r[k] for r in resources for k in ("url", "latest_url") if k in r]
+        assert len(links) == 5 and all(link.startswith(base) for link in links), links
+        for link in links:
+            assert client.get(link).status_code == 200, link
+        published = store.read_bytes(layout.CATALOG_JSONLD)
+        try:
+            store.put_bytes(f'{{"@id": "{BASE_URL}catalog"}}'.encode(), layout.CATALOG_JSONLD)
+            assert client.get(f"{base}{layout.CATALOG_JSONLD}").json() == {"@id": f"{base}catalog"}
+        finally:
+            store.put_bytes(published, layout.CATALOG_JSONLD)
+
+
 # ---------------------------------------------------------------------------------------------- S3
 
 
@@ -577,7 +723,8 @@ def test_zone_and_tables_on_s3(s3_server: Any, tmp_path: Path) -> None:
     store = S3Store(settings.open_uri, s3_server.client())
     tables = {n: f"s3://{bucket}/lake/open/{n}" for n in ("bus_ridership", "air_quality_daily")}
     datasets = build_zone(store, tables, {**options, "AWS_S3_ALLOW_UNSAFE_RENAME": "true"})
-    with running(create_app(store, base_url=BASE_URL, storage_options=options)) as address, \
+    app = create_app(store, base_url=BASE_URL, tables_root=f"s3://{bucket}/lake/open", storage_options=options)
+    with running(app) as address, \
             ckanapi.RemoteCKAN(address) as ckan, httpx.Client(base_url=address) as web:
         assert ckan.action.package_list() == ["air_quality_daily", "bus_ridership"]
         found = ckan.action.datastore_search(resource_id="bus_ridership", filters={"district": "海珠区"}, limit=5)

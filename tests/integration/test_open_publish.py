@@ -111,6 +111,12 @@ def test_field_dictionary_states_each_technique(lake3):
     rows = {r[0]: r[4] for r in csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")))}
     assert rows["appellant_phone"] == "masking (phone)" and rows["appellant_name"] == "masking (name)"
     assert rows["appellant_id_no"] == rows["content"] == "suppression" and rows["status"] == "none"
+    # the record (portal, DCAT, API) lists the same whole entry: published items, then the withheld ones
+    appeals = records(settings, "open")["citizen_appeals"]
+    listed = {f.name: f.deidentification for f in (*appeals.fields, *appeals.withheld_fields)}
+    assert {name: listed[name] for name in rows if name in listed} == {n: t for n, t in rows.items() if n in listed}
+    assert {f.name for f in appeals.withheld_fields} >= {"appellant_id_no", "content"}
+    assert not {f.name for f in appeals.withheld_fields} & {f.name for f in appeals.fields}
     restricted = records(settings, "restricted")["service_usage_log"]
     techniques = {f.name: f.deidentification for f in restricted.fields}
     assert techniques["user_token"].startswith("pseudonymisation")

@@ -102,6 +102,7 @@ def portal_datasets() -> list[OpenDataset]:
                           deidentification="pseudonymisation (HMAC-SHA256, keyed)")),
         distributions=_distributions("school_directory", 2, 1_024),
         keywords=("学校", "教育"),
+        withheld_fields=(FieldInfo("principal_id_no", "校长身份证号", "string", "校长居民身份证号码", "suppression"),),
         preview=({"school_name": "第一实验小学", "nature": "公办", "phone": "010-****5678", "principal_id": "a1b2"},),
     )
     return [ridership, stops, schools]
@@ -148,6 +149,10 @@ def test_build_portal_writes_every_page_and_returns_the_keys(tmp_path: Path) -> 
     index = (tmp_path / "portal/index.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in index and 'id="portal-index"' in index
     assert index.count('class="dataset-card"') == 3
+    # the field table is the entry's whole list: a withheld item is listed, with how and that no file holds it
+    school = (tmp_path / "portal/datasets/school_directory.html").read_text(encoding="utf-8")
+    assert '<tr class="withheld"><td><code>principal_id_no</code></td><td>校长身份证号</td>' in school
+    assert "删除（suppression）：未开放，不在任何下载文件中" in school
 
 
 def test_pages_link_only_relatively_and_every_link_resolves(tmp_path: Path) -> None:
@@ -228,6 +233,11 @@ def test_chart_sums_the_measure_per_dimension_value() -> None:
                                      {"district": "东城区", "boardings": "0.5"}]
 
     assert chart_values(spec, rows) == [("东城区", 250_600.5), ("西城区", 183_500), ("朝阳区", 415_400), ("丰台区", 0)]
+    # division codes are charted by name (a resident reads 郫都区, not 510117); a mix keeps the values as they are
+    coded = [{"district": "510117", "boardings": 3}, {"district": "510104", "boardings": 2},
+             {"district": "510117", "boardings": 1}, {"district": None, "boardings": 5}]
+    assert chart_values(spec, coded) == [("郫都区", 4), ("锦江区", 2), ("", 5)]
+    assert chart_values(spec, [*coded, {"district": "999999", "boardings": 1}])[0] == ("510117", 4)
     assert human_size(999) == "999 B" and human_size(1_234_567) == "1.2 MB"
 
 

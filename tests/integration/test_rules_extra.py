@@ -51,6 +51,37 @@ def test_credit_codes(spark):
     assert out[3]["_typed"] is None and [e["rule"] for e in out[3]["_errors"]] == ["duplicate_key"]
 
 
+def _code(first17: str) -> str:
+    from jobs.rules.identifiers import uscc_check_char
+
+    return first17 + uscc_check_char(first17)
+
+
+def test_credit_codes_by_gb32100_code_tables(spark):
+    """Each authority with a type it registers passes; an impossible authority, type or province is an error
+    naming what is wrong; a wrong check character alone stays a warning."""
+    valid = {"11": "机关", "12": "事业单位", "51": "社会团体", "53": "基金会", "54": "村民委员会", "91": "企业",
+             "92": "个体工商户", "93": "农民专业合作社", "Y1": "其他", "N2": "村级集体经济组织", "A1": "军队事业单位",
+             "31": "律师执业机构", "71": "宗教活动场所", "81": "基层工会", "G1": "境外非政府组织代表机构"}
+    rows = [(_code(f"{prefix}{'100000' if i % 3 == 0 else '510104'}MA6C1PG{i:02d}"), None, None, None, name)
+            for i, (prefix, name) in enumerate(valid.items())]
+    invalid = {"B1": "registration authority code B", "94": "organisation type code 4 is not one authority 9",
+               "Y2": "organisation type code 2 is not one authority Y", "56": "organisation type code 6"}
+    rows += [(_code(f"{prefix}510104MA6C1PG{50 + i:02d}"), None, None, None, "错") for i, prefix in enumerate(invalid)]
+    rows += [(_code("91990104MA6C1PG60"), None, None, None, "错区划"),
+             ("91510104MA6C1PG61" + ("0" if _code("91510104MA6C1PG61")[-1] != "0" else "1"), None, None, None,
+              "校验错")]
+    out = run(spark, rows)
+    for row in out[:len(valid)]:
+        assert row["_errors"] == [] and row["_warnings"] == [], row
+    for row, why in zip(out[len(valid):len(valid) + len(invalid)], invalid.values(), strict=True):
+        (error,) = row["_errors"]
+        assert error["rule"] == "cn_uscc" and why in str(error), (why, error)
+    (division,) = out[-2]["_errors"]
+    assert "positions 3-8 990104" in str(division) and "第 3-8 位" in str(division)
+    assert out[-1]["_errors"] == [] and [w["rule"] for w in out[-1]["_warnings"]] == ["cn_uscc_checksum"]
+
+
 @pytest.mark.parametrize("text,expected", [
     ("2019-11-26", date(2019, 11, 26)),
     ("2019/11/26", date(2019, 11, 26)),

@@ -5,10 +5,11 @@ The production smoke test (a Spark standalone cluster, PostgreSQL, SeaweedFS, Ai
 processor and API server) spends much of its time waiting on schedulers and heartbeats, and the rest of
 the suite waits on one local Spark session's small jobs; measured on 2 cores, each leaves a share of the
 machine idle that the other can use. The smoke test alone ends long before the rest, so the DAG tests
-(`airflow dags test` end to end, DagBag, topology) and the installed wheel's test follow it in its process,
-which makes the two about equally long. The two share nothing: each pytest process has its own Airflow
-home, servers on free ports and its own SparkSession. The side process's output goes to a log file,
-printed when it ends (so the two do not interleave); the exit status is the first failing one.
+(`airflow dags test` end to end, DagBag, topology), the installed wheel's test and the history and erasure
+modules follow it in its process, which makes the two about equally long. The two share nothing: each
+pytest process has its own Airflow home, servers on free ports and its own SparkSession. The side process's
+output goes to a log file, printed when it ends (so the two do not interleave); the exit status is the
+first failing one.
 
 Usage: `python -m tests.support.suite [pytest args for the rest of the suite]`.
 """
@@ -22,9 +23,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = "tests/production"
-#: what runs in the side process, in this order: the smoke test, the DAG tests and the installed wheel's test
-#: (a venv and a JVM of its own), which need no SparkSession of the test process
-BESIDE = (PRODUCTION, "tests/dags", "tests/integration/test_package.py")
+#: what runs in the side process, in this order: the smoke test, the DAG tests, the installed wheel's test (a
+#: venv and a JVM of its own), then the history and erasure modules on their shared market lake. Measured on a
+#: clean clone with the suite's JVM flags, the first three took 589 s and the rest 1,262 s; the market lake's
+#: modules (~250 s there) even the two out.
+BESIDE = (PRODUCTION, "tests/dags", "tests/integration/test_package.py", "tests/integration/test_history.py",
+          "tests/integration/test_erasure.py")
 LOG = ROOT / ".citylake" / "test-production.log"
 
 

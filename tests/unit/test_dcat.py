@@ -51,6 +51,7 @@ APPEALS = OpenDataset(
             FieldInfo("district_code", "区县代码", "string", deidentification="generalize")),
     distributions=distributions("citizen_appeals", "510100/1101-00001", 1520),
     keywords=("12345", "市民诉求"),
+    withheld_fields=(FieldInfo("caller_id_no", "诉求人身份证号", "string", deidentification="suppression"),),
 )
 APPEALS_MONTHLY = OpenDataset(
     name="appeals_by_district_month", code="510100/1101-00001-A01", title="市民诉求月度分区统计",
@@ -225,6 +226,22 @@ def test_distributions_carry_the_records_checksum_size_and_types(graph):
             assert one(graph, dist, DCTERMS.license) == URIRef(ds.licence.url)
             assert one(graph, dist, CL.latestURL) == URIRef(BASE + d.latest_path)
             assert Literal(f"{ds.title}（{d.format}）", lang="zh") in set(graph.objects(dist, DCTERMS.title))
+            assert {o.language for o in graph.objects(dist, DCTERMS.description)} == {"zh", "en"}
+
+
+def test_recommended_contact_point_and_a_labelled_publisher_type(graph):
+    """What harvesters score beyond the mandatory: a contact point per dataset, every concept labelled."""
+    vcard = Namespace("http://www.w3.org/2006/vcard/ns#")
+    skos = Namespace("http://www.w3.org/2004/02/skos/core#")
+    for ds in DATASETS:
+        contact = one(graph, dataset_iri(ds), DCAT.contactPoint)
+        assert (contact, RDF.type, vcard.Organization) in graph
+        assert Literal(ds.publisher.name, lang="zh") in set(graph.objects(contact, vcard.fn))
+        assert one(graph, contact, vcard.hasURL) == URIRef(BASE + "portal/index.html")
+        publisher = one(graph, dataset_iri(ds), DCTERMS.publisher)
+        assert Literal(ds.publisher.name, lang="zh") in set(graph.objects(publisher, FOAF.name))
+    concepts = set(graph.subjects(RDF.type, skos.Concept))
+    assert concepts and all({o.language for o in graph.objects(c, skos.prefLabel)} >= {"zh"} for c in concepts)
 
 
 def test_frequencies_use_the_eu_vocabulary(graph):
@@ -298,7 +315,8 @@ def test_chinese_portal_fields(graph):
         items = sorted(graph.objects(node, CL.dataItem), key=lambda i: one(graph, i, CL.position).toPython())
         assert [(str(one(graph, i, CL.itemName)), one(graph, i, CL.itemTitle), str(one(graph, i, CL.dataType)),
                  str(one(graph, i, CL.deidentification))) for i in items] == [
-            (f.name, Literal(f.title, lang="zh"), f.type, f.deidentification) for f in ds.fields]
+            (f.name, Literal(f.title, lang="zh"), f.type, f.deidentification)
+            for f in (*ds.fields, *ds.withheld_fields)]  # the entry's whole list: what was withheld, and how
         assert all((i, RDF.type, CL.DataItem) in graph for i in items)
     text = dumps(build())
     for label in ("来源部门", "开放属性", "更新频率", "数据量", "发布时间", "更新时间", "信息项", "脱敏方式"):

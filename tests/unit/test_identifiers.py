@@ -59,3 +59,18 @@ def test_uscc_format(bad):
     from jobs.rules.identifiers import is_valid_uscc
 
     assert not is_valid_uscc(bad)
+
+
+def test_uscc_problem_names_what_gb32100_does_not_allow():
+    from jobs.rules.identifiers import USCC_AUTHORITIES, uscc_prefixes, uscc_problem
+
+    assert uscc_problem("91510104MA6C1PGT9W") is None
+    assert uscc_problem("51100000500009247D") is None  # a national registration (division 100000)
+    assert uscc_problem("Y1510104MA6C1PGT9W") is None and uscc_problem("N3510104MA6C1PGT9W") is None
+    assert uscc_problem("91510104MA6C1PGT9") == "format"
+    assert uscc_problem("B1510104MA6C1PGT9W") == "registration authority B"
+    assert uscc_problem("94510104MA6C1PGT9W") == "organisation type 4 of authority 9"
+    assert uscc_problem("Y9510104MA6C1PGT9W") == "organisation type 9 of authority Y"
+    assert uscc_problem("91990104MA6C1PGT9W") == "division 990104"
+    assert {"11", "12", "13", "19", "51", "52", "53", "59", "54", "55", "91", "92", "93", "Y1"} <= uscc_prefixes()
+    assert "I" not in USCC_AUTHORITIES and all(t.isdigit() for _, t in USCC_AUTHORITIES.values())
