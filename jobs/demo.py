@@ -183,9 +183,10 @@ def history_section(settings: Settings) -> str:
 
 
 def _api_check(settings: Settings) -> str:
-    """Start `citylake serve` on a free loopback port, ask it what it serves as a CKAN client would, stop it."""
+    """Start `citylake serve` on a free loopback port, ask it what it serves as a CKAN client would (every
+    package, then every link a package hands out, as a harvester follows them), stop it; and check the DCAT
+    catalog against the DCAT-AP shapes when the checkout's shapes and pyshacl are there."""
     import socket
-    import urllib.request
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -193,20 +194,74 @@ def _api_check(settings: Settings) -> str:
     exe = Path(sys.executable).with_name("citylake")
     proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=airflow_environment(settings),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api/3/action/package_list"
+    base = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    names = json.loads(response.read())["result"]
+                names = _get_json(f"{base}api/3/action/package_list")["result"]
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     return f"  CKAN-compatible API  did not answer on port {port}; try `citylake serve`"
                 time.sleep(0.5)
+        links, failed = _follow_links(base, names)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return (f"  CKAN-compatible API  `citylake serve` answered package_list with {len(names)} datasets: "
-            + ", ".join(names))
+    lines = [f"  CKAN-compatible API  `citylake serve` answered package_list with {len(names)} datasets: "
+             + ", ".join(names),
+             f"  links               {len(links) - len(failed)} of {len(links)} download, latest and API links "
+             f"answered 200" + ("" if not failed else "; failed: " + ", ".join(failed[:5])),
+             f"  DCAT-AP             {_shacl_check(settings)}"]
+    return "\n".join(lines)
+
+
+def _get_json(url: str) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _follow_links(base: str, names: list[str]) -> tuple[list[str], list[str]]:
+    """Every url / latest_url of every package's resources, fetched; (all links, those not answering 200)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    links: list[str] = []
+    for name in names:
+        package = _get_json(f"{base}api/3/action/package_show?" + urllib.parse.urlencode({"id": name}))["result"]
+        links += [r[k] for r in package["resources"] for k in ("url", "latest_url") if r.get(k)]
+    failed = []
+    for link in links:
+        method = "GET" if "/api/" in link else "HEAD"
+        try:
+            with urllib.request.urlopen(urllib.request.Request(link, method=method), timeout=30) as response:
+                ok = response.status == 200
+        except (urllib.error.URLError, OSError):
+            ok = False
+        if not ok:
+            failed.append(link)
+    return links, failed
+
+
+def _shacl_check(settings: Settings) -> str:
+    """The open zone's catalog.jsonld against the DCAT-AP shapes the tests use (a checkout with pyshacl)."""
+    from jobs.settings import CHECKOUT
+
+    shapes = CHECKOUT / "tests" / "unit" / "dcat_ap_shapes.ttl" if CHECKOUT is not None else None
+    catalog = settings.open_files / "catalog.jsonld"
+    if shapes is None or not shapes.is_file() or not catalog.is_file():
+        return "not checked (needs a checkout's tests/unit/dcat_ap_shapes.ttl and a local open zone)"
+    try:
+        from pyshacl import validate
+        from rdflib import Graph
+    except ImportError:
+        return "not checked (pyshacl is a development dependency: pip install -e '.[dev]')"
+    data = Graph().parse(catalog, format="json-ld")
+    conforms, _, report = validate(data, shacl_graph=Graph().parse(shapes, format="turtle"), inference="none")
+    if conforms:
+        return f"catalog.jsonld conforms to the DCAT-AP 3.0 shapes ({len(data)} triples)"
+    return "catalog.jsonld violates the DCAT-AP 3.0 shapes:\n" + str(report)[:2000]
