@@ -76,6 +76,24 @@ FREQUENCIES: Mapping[str, str] = {
 }
 #: Download formats (records.MEDIA_TYPES keys) -> EU file-type authority table codes, for dct:format.
 FILE_TYPES: Mapping[str, str] = {"CSV": "CSV", "JSON": "JSON", "Parquet": "PARQUET", "XLSX": "XLSX"}
+#: EU Data Theme codes (what data.europa.eu and DCAT-AP harvesters facet on) with their labels, and the
+#: words of a Chinese catalog theme (数据主题) that map to each, first match wins; a theme matching none keeps
+#: only its local concept
+EU_DATA_THEMES: Mapping[str, tuple[str, str, tuple[str, ...]]] = {
+    "TRAN": ("交通", "Transport", ("交通", "出行", "公交", "道路", "运输")),
+    "ENVI": ("环境", "Environment", ("环境", "生态", "气象", "资源")),
+    "EDUC": ("教育、文化和体育", "Education, culture and sport", ("教育", "文化", "体育", "旅游", "科技")),
+    "HEAL": ("卫生", "Health", ("卫生", "健康", "医疗")),
+    "ECON": ("经济和金融", "Economy and finance", ("经济", "金融", "财税", "信用", "市场", "企业")),
+    "AGRI": ("农业、渔业、林业和食品", "Agriculture, fisheries, forestry and food", ("农业", "农村", "林业", "食品")),
+    "ENER": ("能源", "Energy", ("能源", "电力")),
+    "JUST": ("司法、法律体系和公共安全", "Justice, legal system and public safety",
+             ("司法", "法律", "公共安全", "执法")),
+    "REGI": ("地区和城市", "Regions and cities", ("城乡", "城市", "城建", "住房", "地理")),
+    "SOCI": ("人口和社会", "Population and society", ("社区", "社会", "人口", "民政", "就业", "保障")),
+    "GOVE": ("政府和公共部门", "Government and public sector", ("政务", "公共服务", "机构", "政府")),
+}
+EU_DATA_THEME_SCHEME = EU + "data-theme"
 CHINESE = EU + "language/ZHO"
 LOCAL_AUTHORITY = "http://purl.org/adms/publishertype/LocalAuthority"
 SHA256 = PREFIXES["spdx"] + "checksumAlgorithm_sha256"
@@ -125,7 +143,8 @@ def build_catalog(datasets: Sequence[OpenDataset], *, base_url: str, title: str 
     if first_issue:
         catalog["dct:issued"] = _temporal(first_issue)
     if vocab.has_themes:
-        catalog["dcat:themeTaxonomy"] = _ref(vocab.theme_scheme)
+        catalog["dcat:themeTaxonomy"] = [_ref(vocab.theme_scheme)] + (
+            [_ref(EU_DATA_THEME_SCHEME)] if vocab.has_eu_themes else [])
     return {"@context": dict(CONTEXT), "@graph": graph + vocab.nodes()}
 
 
@@ -141,6 +160,7 @@ class _Vocabulary:
         self.base = base
         self.theme_scheme = base + "themes"
         self.has_themes = False
+        self.has_eu_themes = False
         self._nodes: dict[str, Node] = {}
 
     def _add(self, node: Node) -> str:
@@ -207,6 +227,18 @@ class _Vocabulary:
     def checksum_algorithm(self) -> str:
         return self._add({"@id": SHA256, "@type": "spdx:ChecksumAlgorithm"})
 
+    def eu_theme(self, theme: str) -> str | None:
+        """The EU Data Theme a local theme falls under, by its words (`EU_DATA_THEMES`), or None."""
+        for code, (zh, en, words) in EU_DATA_THEMES.items():
+            if any(w in theme for w in words):
+                self.has_eu_themes = True
+                self._add({"@id": EU_DATA_THEME_SCHEME, "@type": "skos:ConceptScheme",
+                           "dct:title": [_text("欧盟数据主题"), _text("Data theme", EN)]})
+                return self._add({"@id": f"{EU_DATA_THEME_SCHEME}/{code}", "@type": "skos:Concept",
+                                  "skos:prefLabel": [_text(zh), _text(en, EN)],
+                                  "skos:inScheme": _ref(EU_DATA_THEME_SCHEME)})
+        return None
+
     def theme(self, theme: str) -> str:
         self.has_themes = True
         self._add({"@id": self.theme_scheme, "@type": "skos:ConceptScheme",
@@ -246,7 +278,8 @@ def _dataset(ds: OpenDataset, base: str, vocab: _Vocabulary, published: set[str]
         "信息项": [_data_item(iri, pos, f) for pos, f in enumerate((*ds.fields, *ds.withheld_fields), start=1)],
     }
     if ds.theme:
-        node["dcat:theme"] = _ref(vocab.theme(ds.theme))
+        eu = vocab.eu_theme(ds.theme)
+        node["dcat:theme"] = [_ref(vocab.theme(ds.theme))] + ([_ref(eu)] if eu else [])
     keywords = list(dict.fromkeys(k for k in ds.keywords if k))
     if keywords:
         node["dcat:keyword"] = [_text(k) for k in keywords]

@@ -272,8 +272,15 @@ def test_dataset_properties(graph):
     assert one(graph, ds, DCTERMS.description) == Literal(APPEALS.summary, lang="zh")
     assert one(graph, ds, DCAT.landingPage) == URIRef(BASE + "portal/datasets/citizen_appeals.html")
     assert set(graph.objects(ds, DCAT.keyword)) == {Literal("12345", lang="zh"), Literal("市民诉求", lang="zh")}
-    theme = one(graph, ds, DCAT.theme)
-    assert one(graph, theme, URIRef("http://www.w3.org/2004/02/skos/core#prefLabel")) == Literal("城市管理", lang="zh")
+    skos = "http://www.w3.org/2004/02/skos/core#"
+    local, eu = sorted(graph.objects(ds, DCAT.theme), key=lambda t: "publications.europa.eu" in str(t))
+    assert one(graph, local, URIRef(skos + "prefLabel")) == Literal("城市管理", lang="zh")
+    # and the EU Data Theme harvesters facet on (城市 -> Regions and cities), in the catalog's taxonomies
+    assert eu == URIRef("http://publications.europa.eu/resource/authority/data-theme/REGI")
+    assert Literal("Regions and cities", lang="en") in set(graph.objects(eu, URIRef(skos + "prefLabel")))
+    taxonomies = set(graph.objects(URIRef(BASE + "catalog"), DCAT.themeTaxonomy))
+    assert URIRef("http://publications.europa.eu/resource/authority/data-theme") in taxonomies
+    assert not list(graph.objects(dataset_iri(SERVICES), DCAT.theme))  # no theme, no EU theme
     assert one(graph, ds, DCTERMS.issued) == Literal("2019-06-01", datatype=XSD.date)
     assert one(graph, ds, DCTERMS.modified) == Literal("2024-05-01T02:00:00Z", datatype=XSD.dateTime)
     # a naive record time is UTC, an offset is written as Z
