@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 
@@ -47,10 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=float, default=1.0, help="share of the city's daily volume")
     s.add_argument("--rows", type=int, help="rows a day, instead of the catalog's volume x scale")
     s.add_argument("--seed", type=int, default=12345)
+    _json_option(s, "[{where, rows, defects}] per delivered file")
     s = sub.add_parser("catalog", help="the government data resource catalog: list | show CODE | validate | sync")
     s.add_argument("action", choices=("list", "show", "validate", "sync"))
     s.add_argument("target", nargs="*", help="show: a resource code or name; validate: extra catalog folders")
     s.add_argument("--department")
+    _json_option(s, "list: [{code, name, title, provider, format, update_cycle, open_type}]; show: the entries "
+                    "as the catalog model holds them; validate: {resources, departments, errors}; sync: {resources}")
     s = sub.add_parser("sql", help="run SQL over the lake's tables (bronze.*, silver.*, open.* ...)",
                        description="Run SQL over the lake's tables, named <zone>.<table> by both engines. "
                                    "duckdb (default without a cluster: the embedded profile and no metastore) "
@@ -95,11 +98,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--department", help="all resources of this providing department")
     s.add_argument("--export", type=Path, metavar="DIR",
                    help="write <DIR>/<department>/<resource>_quarantine_<day>.csv")
+    _json_option(s, "[{resource, department, open, corrected, export}]")
     s = sub.add_parser("scorecard", help="how well each department delivers (on time, quarantine, drift, checks)")
     s.add_argument("resources", nargs="*")
     s.add_argument("--department")
+    _json_option(s, "[{department, resource, on_time_rate, quarantine_rate, expectation_pass_rate, ... trend}]")
     s = sub.add_parser("summary", help="what the lake holds, per resource")
     s.add_argument("resources", nargs="*")
+    _json_option(s, "{lake, resources: [{name, files, rows: {read, accepted, quarantined, warned, balanced}, "
+                    "failed_batches, drift, quarantine_reasons, expectations, published}], scorecard, where}")
     s = sub.add_parser("expectations", help="(re)generate expectations/<resource>.json from the catalog")
     s.add_argument("resources", nargs="*")
     s.add_argument("--check", action="store_true", help="fail if a checked-in suite is out of date")
@@ -122,6 +129,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--day", type=date.fromisoformat, default=date.today())
     s.add_argument("--scale", type=float, default=0.02, help="share of the city's daily volumes")
     return p
+
+
+def _json_option(s: argparse.ArgumentParser, shape: str) -> None:
+    """--json of a reporting command: one JSON document on stdout, its shape in the help."""
+    s.add_argument("--json", dest="output", action="store_const", const="json", help=f"print JSON: {shape}")
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 def _output_options(s: argparse.ArgumentParser) -> None:
@@ -211,8 +227,12 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         from jobs.steps.sample import chosen_resources, deliver_samples
 
         chosen = chosen_resources(settings, args.resources, args.department)
-        for d in deliver_samples(chosen, settings=settings, start_day=args.day, days=args.days, scale=args.scale,
-                                 rows=args.rows, seed=args.seed):
+        delivered = deliver_samples(chosen, settings=settings, start_day=args.day, days=args.days, scale=args.scale,
+                                    rows=args.rows, seed=args.seed)
+        if args.output == "json":
+            _print_json([{"where": str(d.where), "rows": d.rows, "defects": d.defects} for d in delivered])
+            return 0
+        for d in delivered:
             print(f"{d.where}: {d.rows} rows, {d.defects} defective")
         return 0
     if args.command == "catalog":
@@ -220,14 +240,22 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     if args.command == "quarantine":
         from jobs.steps.quarantine import quarantine
 
-        for q in quarantine(args.resource, department=args.department, export_dir=args.export, settings=settings):
+        found = quarantine(args.resource, department=args.department, export_dir=args.export, settings=settings)
+        if args.output == "json":
+            _print_json([asdict(q) for q in found])
+            return 0
+        for q in found:
             where = f" -> {q.export}" if q.export else ""
             print(f"{q.department}/{q.resource}: {q.open} open, {q.corrected} corrected{where}")
         return 0
     if args.command == "scorecard":
         from jobs.steps.scorecard import scorecard
 
-        for card in scorecard(args.resources or None, department=args.department, settings=settings):
+        cards = scorecard(args.resources or None, department=args.department, settings=settings)
+        if args.output == "json":
+            _print_json([card.as_json() for card in cards])
+            return 0
+        for card in cards:
             print(card.describe())
         return 0
     if args.command == "sql":
@@ -260,9 +288,13 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
                          ensure_ascii=False, indent=2, default=str))
         return EXIT_OK
     if args.command == "summary":
-        from jobs.steps.summary import summary
+        from jobs.steps.summary import render_summary, summary_report
 
-        print(summary(args.resources or None, settings=settings))
+        report = summary_report(args.resources or None, settings=settings)
+        if args.output == "json":
+            _print_json(report)
+        else:
+            print(render_summary(report))
         return 0
     if args.command == "expectations":
         return _expectations(args, settings)
@@ -339,6 +371,10 @@ def _catalog(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     if args.action == "validate":
         dirs = (*settings.catalog_dirs, *(Path(d) for d in args.target))
         load = load_catalog_leniently(dirs)
+        if args.output == "json":
+            _print_json({"resources": len(load.catalog.resources), "departments": len(load.catalog.departments),
+                         "errors": [str(e) for e in load.errors]})
+            return 1 if load.errors else 0
         for error in load.errors:
             print(f"error: {error}")
         print(f"{len(load.catalog.resources)} resources of {len(load.catalog.departments)} departments load; "
@@ -347,15 +383,28 @@ def _catalog(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     if args.action == "sync":
         from jobs.steps.catalog_table import sync_catalog_table
 
-        print(f"ops.catalog: {sync_catalog_table(settings=settings)} resources")
+        synced = sync_catalog_table(settings=settings)
+        if args.output == "json":
+            _print_json({"resources": synced})
+        else:
+            print(f"ops.catalog: {synced} resources")
         return 0
     catalog = load_catalog(settings.catalog_dirs)
     if args.action == "list":
-        print("\n".join(listing(catalog, args.department)))
+        if args.output == "json":
+            _print_json([{"code": r.code, "name": r.name, "title": r.title, "provider": r.provider,
+                          "format": r.source.format, "update_cycle": r.update_cycle, "open_type": r.open_type}
+                         for r in sorted(catalog.resources.values(), key=lambda r: r.code)
+                         if args.department in (None, r.provider)])
+        else:
+            print("\n".join(listing(catalog, args.department)))
         return 0
     if not args.target:
         print("citylake catalog show: name a resource code or name", file=sys.stderr)
         return 2
+    if args.output == "json":
+        _print_json([asdict(find(catalog, target)) for target in args.target])
+        return 0
     for target in args.target:
         print(card(catalog, find(catalog, target)))
     return 0

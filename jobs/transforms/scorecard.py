@@ -62,17 +62,33 @@ class Scorecard:
     def expectation_pass_rate(self) -> float | None:
         return self.expectations_passed / self.expectations_evaluated if self.expectations_evaluated else None
 
+    def as_json(self) -> dict:
+        """The card as `citylake scorecard --json` prints it: the counts, the rates (None: nothing to rate)."""
+        return {"department": self.department, "resource": self.resource, "update_cycle": self.update_cycle,
+                "batches": self.batches, "periods": self.periods, "periods_delivered": self.periods_delivered,
+                "on_time_rate": self.on_time_rate, "rows_read": self.rows_read,
+                "rows_quarantined": self.rows_quarantined, "quarantine_rate": self.quarantine_rate,
+                "drift_files": self.drift_files, "expectations_evaluated": self.expectations_evaluated,
+                "expectations_passed": self.expectations_passed,
+                "expectation_pass_rate": self.expectation_pass_rate,
+                "recent_quarantine_rates": list(self.recent_quarantine_rates), "trend": self.trend}
+
     def describe(self) -> str:
         """One line for the run summary."""
+        return self.describe_json(self.as_json())
+
+    @staticmethod
+    def describe_json(card: dict) -> str:
+        """The line of a card in its `as_json` form (the summary renders its JSON report)."""
         def pct(value: float | None) -> str:
             return "n/a" if value is None else f"{value:.1%}"
 
-        recent = ", ".join(f"{r:.1%}" for r in self.recent_quarantine_rates) or "none"
-        return (f"{self.department}/{self.resource}: on time {pct(self.on_time_rate)} "
-                f"({self.periods_delivered}/{self.periods} {self.update_cycle} periods), "
-                f"quarantine {pct(self.quarantine_rate)} ({self.rows_quarantined}/{self.rows_read} rows), "
-                f"drift {self.drift_files} file(s), expectations passed {pct(self.expectation_pass_rate)} "
-                f"({self.expectations_passed}/{self.expectations_evaluated}), trend {self.trend} "
+        recent = ", ".join(f"{r:.1%}" for r in card["recent_quarantine_rates"]) or "none"
+        return (f"{card['department']}/{card['resource']}: on time {pct(card['on_time_rate'])} "
+                f"({card['periods_delivered']}/{card['periods']} {card['update_cycle']} periods), "
+                f"quarantine {pct(card['quarantine_rate'])} ({card['rows_quarantined']}/{card['rows_read']} rows), "
+                f"drift {card['drift_files']} file(s), expectations passed {pct(card['expectation_pass_rate'])} "
+                f"({card['expectations_passed']}/{card['expectations_evaluated']}), trend {card['trend']} "
                 f"(last batches: {recent})")
 
 

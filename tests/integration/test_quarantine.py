@@ -89,6 +89,45 @@ def test_correction_file_per_department_and_corrected_rows_are_linked(lake, spar
     assert any(line.startswith(f"published: {detail['rows']} rows, open.{appeals.name} v") for line in section)
     assert "\n  network_governance/citizen_appeals: on time " in text  # its scorecard, as of today
 
+    # the same three reports as JSON, for scripts (`--json`): the documented shapes, the same numbers
+    reports = cli_json(settings, ["summary", appeals.name], ["scorecard", appeals.name], ["quarantine", appeals.name])
+    (entry,) = reports[0]["resources"]
+    assert entry["rows"] == {"read": 7, "accepted": 6, "quarantined": 1, "warned": 0, "balanced": True}
+    assert {"rule": "cn_division", "field": "district_code", "rows": 1} in entry["quarantine_reasons"]
+    assert len(entry["files"]) == 2 and entry["expectations"]["failed"] == 1
+    assert entry["published"][0]["rows"] == detail["rows"] and set(reports[0]) == {"lake", "resources",
+                                                                                   "scorecard", "where"}
+    (card_json,) = reports[1]
+    assert card_json["rows_read"] == 7 and card_json["trend"] == reports[0]["scorecard"][0]["trend"]
+    assert 0 <= card_json["quarantine_rate"] <= 1
+    assert reports[2] == [{"resource": appeals.name, "department": "network_governance", "open": 0, "corrected": 1,
+                           "export": None}]
+
+
+def cli_json(settings, *commands: list[str]) -> list:
+    """Each `citylake <command> --json` run in this process on `settings`' lake, its stdout parsed."""
+    import contextlib
+    import json
+    import os
+
+    from jobs.cli import main
+
+    outputs = []
+    previous = os.environ.get("CITYLAKE_HOME")
+    os.environ["CITYLAKE_HOME"] = str(settings.home)
+    try:
+        for command in commands:
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                assert main([*command, "--json"]) == 0, command
+            outputs.append(json.loads(buffer.getvalue()))
+    finally:
+        if previous is None:
+            os.environ.pop("CITYLAKE_HOME", None)
+        else:
+            os.environ["CITYLAKE_HOME"] = previous
+    return outputs
+
 
 def test_quarantine_needs_a_resource_or_a_known_department(lake, spark):
     with pytest.raises(ConfigurationError, match="name a resource or a --department"):

@@ -21,6 +21,25 @@ def test_list_show_and_row(catalog, capsys):
     assert "市民诉求工单" in capsys.readouterr().out
 
 
+def test_json_of_list_show_validate_and_sample(catalog, tmp_path, monkeypatch, capsys):
+    import json
+
+    assert main(["catalog", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in listed] == [r.name for r in sorted(catalog.resources.values(), key=lambda r: r.code)]
+    assert set(listed[0]) == {"code", "name", "title", "provider", "format", "update_cycle", "open_type"}
+    assert main(["catalog", "show", "citizen_appeals", "--json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["code"] == "510100/1101-00001" and any(i["name"] == "appellant_id_no" for i in shown["items"])
+    assert main(["catalog", "validate", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"resources": len(catalog.resources),
+                                                   "departments": len(catalog.departments), "errors": []}
+    monkeypatch.setenv("CITYLAKE_HOME", str(tmp_path))
+    assert main(["sample", "citizen_appeals", "--rows", "3", "--json"]) == 0
+    (delivered,) = json.loads(capsys.readouterr().out)
+    assert delivered["rows"] == 3 and delivered["where"].startswith(str(tmp_path / "landing"))
+
+
 def test_validate_names_the_broken_file(tmp_path, capsys):
     (tmp_path / "departments.yaml").write_text(
         "departments:\n  - {key: d1, code: '11510100MB0000000U', name: 部门, name_en: D, system: 系统}\n",
