@@ -32,10 +32,19 @@ STEPS = ("ingest", "conform", "validate", "publish", "run")
 
 
 def _parser() -> argparse.ArgumentParser:
+    from rich_argparse import RawDescriptionRichHelpFormatter
+
     p = argparse.ArgumentParser(prog="citylake", description="citylake data-lake ETL", epilog=EXIT_CODES_HELP,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=RawDescriptionRichHelpFormatter)
     p.add_argument("--version", action="version", version=f"citylake {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    class RichParser(argparse.ArgumentParser):
+        """Every subcommand's help rendered by rich-argparse too."""
+
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            kwargs.setdefault("formatter_class", RawDescriptionRichHelpFormatter)
+            super().__init__(*args, **kwargs)
+
+    sub = p.add_subparsers(dest="command", required=True, parser_class=RichParser)
     for step in STEPS:
         s = sub.add_parser(step, help=f"{step} one catalog resource")
         s.add_argument("resource")

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from pathlib import Path
 from jobs.catalog import load_catalog
 from jobs.catalog.pools import pools_document
 from jobs.errors import CitylakeError
+from jobs.progress import progress
+from jobs.progress import wanted as progress_wanted
 from jobs.service.client import stop_servers
 from jobs.settings import DAGS_DIR, Settings, airflow_environment
 from jobs.steps.sample import deliver_samples
@@ -64,19 +67,32 @@ def run_dags_test(settings: Settings, dag_ids: list[str], day: date, log: Path) 
         proc = subprocess.Popen(cmd, env=airflow_environment(settings), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
         assert proc.stdout is not None
+        running: ExitStack | None = None
         for line in proc.stdout:
             fh.write(line)
             mark, _, event = line.strip().partition(" ")
             if mark != DAGS_TEST_MARK:
                 continue
             what, dag_id, *rest = event.split(" ")
+            label = f"airflow: dags test {dag_id} {day.isoformat()} ..."
             if what == "start":
-                print(f"airflow: dags test {dag_id} {day.isoformat()} ...", end=" ", flush=True)
-            elif rest and rest[0] == "success":
+                if progress_wanted():  # a spinner with the elapsed time, replaced by the line when it ends
+                    running = ExitStack()
+                    running.enter_context(progress(label, transient=True))
+                else:
+                    print(label, end=" ", flush=True)
+                continue
+            if running is not None:
+                running.close()
+                running = None
+                print(label, end=" ")
+            if rest and rest[0] == "success":
                 print(f"{rest[1]} s", flush=True)
             else:
                 failed = dag_id
                 print(f"failed after {rest[1] if len(rest) > 1 else '?'} s", flush=True)
+        if running is not None:
+            running.close()
         proc.wait()
     if proc.returncode != 0:
         what = f"`dags test {failed}`" if failed else f"`{' '.join(cmd)}`"

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from jobs.progress import progress
 from jobs.publish import cells
 from jobs.publish.records import EXTENSIONS
 
@@ -196,9 +197,10 @@ def _sheet_name(title: str) -> str:
 
 
 def write_downloads(batches: Iterable[pa.RecordBatch], columns: Sequence[OutColumn], folder: Path, stem: str,
-                    *, sheet_title: str = "data") -> list[WrittenFile]:
+                    *, sheet_title: str = "data", total_rows: int | None = None) -> list[WrittenFile]:
     """Write `<stem>.csv|json|parquet|xlsx` into `folder` from `batches` (in the columns' order, of any types
-    castable to theirs); returns each file's size, sha256 and rows."""
+    castable to theirs); returns each file's size, sha256 and rows. At a terminal, a bar counts the rows
+    written into the four files (`total_rows` when known)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {fmt: folder / f"{stem}.{ext}" for fmt, ext in EXTENSIONS.items()}
     schema = arrow_schema(columns)
@@ -208,7 +210,8 @@ def write_downloads(batches: Iterable[pa.RecordBatch], columns: Sequence[OutColu
     # The four writers of a batch run side by side: Arrow's kernels, zstd, deflate and the file writes all
     # release the GIL, so a second core is used while the next batch is read.
     with pq.ParquetWriter(paths["Parquet"], schema, compression="zstd") as parquet, \
-            ThreadPoolExecutor(max_workers=4, thread_name_prefix="citylake-download") as pool:
+            ThreadPoolExecutor(max_workers=4, thread_name_prefix="citylake-download") as pool, \
+            progress(f"{stem}: CSV, JSON, Parquet, XLSX", total=total_rows, unit="rows") as advance:
         try:
             for raw in batches:
                 batch = cells.conformed(raw, schema)
@@ -216,6 +219,7 @@ def write_downloads(batches: Iterable[pa.RecordBatch], columns: Sequence[OutColu
                                                                       json_out.write, xlsx_out.write)]:
                     done.result()
                 count += batch.num_rows
+                advance(batch.num_rows)
             if count == 0:
                 parquet.write_table(schema.empty_table())
         finally:

@@ -29,6 +29,7 @@ from jobs.io.exports import StagedExport, stage_csv, staged_ddl
 from jobs.io.history import commit_note
 from jobs.io.jsonlines import stage_jsonl
 from jobs.io.landing import LandedFile, Landing, landing_for
+from jobs.progress import progress
 from jobs.settings import Settings
 from jobs.steps.runtime import Runtime, log, runtime
 
@@ -75,11 +76,13 @@ def ingest(resource: str, *, settings: Settings | None = None, now: datetime | N
     # The manifest is read once; entries this call records are added to it, so a second copy of a file
     # delivered in the same run is still recognised as a duplicate.
     seen: list = _manifest_rows(rt, res.name)
-    for file in files:
-        outcome = _ingest_file(rt, res, landing, file, seen)
-        log.info("ingest %s: %s %s (%s rows) %s", resource, file.relative, outcome.status, outcome.rows_read,
-                 outcome.detail)
-        outcomes.append(asdict(outcome))
+    with progress(f"ingest {res.name}", total=len(files), unit="files") as advance:
+        for file in files:
+            outcome = _ingest_file(rt, res, landing, file, seen)
+            log.info("ingest %s: %s %s (%s rows) %s", resource, file.relative, outcome.status, outcome.rows_read,
+                     outcome.detail)
+            outcomes.append(asdict(outcome))
+            advance(1)
     rejected = [o for o in outcomes if o["status"] == "rejected"]
     if rejected:
         # Only after every file was looked at: the readable ones are in bronze and the next run conforms them.
