@@ -98,19 +98,33 @@ PSEUDONYM_CONNECTION = "citylake_pseudonym"
 
 
 def _settings_with_secrets():  # noqa: ANN202
-    """Settings from the environment, with the pseudonymisation key from the Airflow connection
-    `citylake_pseudonym` (its password) when one is defined; it is never logged or put in XCom."""
+    """Settings from the environment, with the credentials of the Airflow connections that are defined: the
+    pseudonymisation key (`citylake_pseudonym`'s password), S3 (`aws_default` or `CITYLAKE_S3_CONNECTION`)
+    and the metastore (`citylake_metastore`). They travel to the step server on its socket only, never in
+    argv, a log line or XCom."""
     from dataclasses import replace
 
+    from jobs.settings import with_connections
+
+    settings = load_settings()
+    pseudonym = _connection(PSEUDONYM_CONNECTION)
+    if pseudonym and pseudonym.get("password"):
+        settings = replace(settings, pseudonym_key=pseudonym["password"])
+    return with_connections(settings, s3=_connection(settings.s3_connection),
+                            metastore=_connection(settings.metastore_connection))
+
+
+def _connection(conn_id: str) -> dict | None:
+    """An Airflow connection's fields, or None when it is not defined."""
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    settings = load_settings()
     try:
-        key = Connection.get(PSEUDONYM_CONNECTION).password
+        c = Connection.get(conn_id)
     except AirflowNotFoundException:
-        return settings
-    return replace(settings, pseudonym_key=key) if key else settings
+        return None
+    return {"login": c.login, "password": c.password, "host": c.host, "port": c.port, "schema": c.schema,
+            "extra": c.extra_dejson}
 
 
 def _step(name: str, resource: str):  # noqa: ANN202

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Profile = Literal["embedded", "production"]
 PROFILES: tuple[Profile, ...] = ("embedded", "production")
@@ -126,6 +126,9 @@ class Settings:
     step_server_idle: int = 600
     time_travel_days: int = 7
     vacuum_retain_hours: int = 168
+    #: Airflow connections a task takes credentials from, when they are defined (see `with_connections`)
+    s3_connection: str = "aws_default"
+    metastore_connection: str = "citylake_metastore"
 
     @property
     def landing(self) -> Path:
@@ -228,9 +231,39 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         step_server_idle=int(env.get("CITYLAKE_STEP_SERVER_IDLE", "600")),
         time_travel_days=int(env.get("CITYLAKE_TIME_TRAVEL_DAYS", "7")),
         vacuum_retain_hours=int(env.get("CITYLAKE_VACUUM_RETAIN_HOURS", "168")),
+        s3_connection=env.get("CITYLAKE_S3_CONNECTION", "aws_default"),
+        metastore_connection=env.get("CITYLAKE_METASTORE_CONNECTION", "citylake_metastore"),
     )
     check_profile(settings)
     return settings
+
+
+def with_connections(settings: Settings, *, s3: Mapping[str, Any] | None = None,
+                     metastore: Mapping[str, Any] | None = None) -> Settings:
+    """`settings` with the credentials of Airflow connections laid over the environment's: under Airflow a
+    platform keeps secrets in connections (its secrets backend), not in every worker's environment.
+
+    `s3` is an `aws` connection (login = access key, password = secret key, extra `endpoint_url` and
+    `region_name`); `metastore` a `postgres` one (host, port, schema = database, login, password). Each is a
+    mapping of those fields (`login`, `password`, `host`, `port`, `schema`, `extra`); what a connection
+    leaves empty keeps the environment's value.
+    """
+    changes: dict[str, Any] = {}
+    if s3:
+        extra = s3.get("extra") or {}
+        host = s3.get("host") or ""
+        changes.update({k: v for k, v in {
+            "s3_access_key": s3.get("login"), "s3_secret_key": s3.get("password"),
+            "s3_endpoint": extra.get("endpoint_url") or (host if host.startswith(("http://", "https://")) else None),
+            "s3_region": extra.get("region_name"),
+        }.items() if v})
+    if metastore:
+        if metastore.get("host") and metastore.get("schema"):
+            changes["metastore_url"] = (f"jdbc:postgresql://{metastore['host']}:{metastore.get('port') or 5432}/"
+                                        f"{metastore['schema']}")
+        changes.update({k: v for k, v in {"metastore_user": metastore.get("login"),
+                                          "metastore_password": metastore.get("password")}.items() if v})
+    return replace(settings, **changes) if changes else settings
 
 
 def check_profile(settings: Settings) -> None:

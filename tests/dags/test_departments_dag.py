@@ -109,6 +109,30 @@ def test_export_sensor_waits_in_reschedule_mode(dagbag, appeals, tmp_path, monke
     assert done.xcom_value == [f"network_governance/citizen_appeals/{export.path.name}"]
 
 
+def test_tasks_take_credentials_from_airflow_connections(dagbag, tmp_path, monkeypatch):
+    """A task's settings: the environment's, with what the Airflow connections hold laid over them."""
+    import json
+
+    task = dagbag.dags["citylake_network_governance"].get_task("citizen_appeals.ingest")
+    settings_with_secrets = task.python_callable.__globals__["_settings_with_secrets"]
+    monkeypatch.setenv("CITYLAKE_HOME", str(tmp_path))
+    monkeypatch.setenv("CITYLAKE_S3_ACCESS_KEY", "AK-from-env")
+    plain = settings_with_secrets()
+    assert plain.s3_access_key == "AK-from-env" and plain.metastore_url is None and plain.pseudonym_key is None
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({
+        "conn_type": "aws", "login": "AK-from-connection", "password": "secret-from-connection",
+        "extra": {"endpoint_url": "http://127.0.0.1:9000", "region_name": "cn-southwest-1"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_CITYLAKE_METASTORE", "postgres://hive:metastore-pw@db.internal:5433/metastore")
+    monkeypatch.setenv("AIRFLOW_CONN_CITYLAKE_PSEUDONYM", json.dumps({"conn_type": "generic",
+                                                                       "password": "pseudonym-key-from-connection"}))
+    s = settings_with_secrets()
+    assert (s.s3_access_key, s.s3_secret_key, s.s3_endpoint, s.s3_region) == (
+        "AK-from-connection", "secret-from-connection", "http://127.0.0.1:9000", "cn-southwest-1")
+    assert (s.metastore_url, s.metastore_user, s.metastore_password) == (
+        "jdbc:postgresql://db.internal:5433/metastore", "hive", "metastore-pw")
+    assert s.pseudonym_key == "pseudonym-key-from-connection"
+
+
 def test_parse_time_of_whole_catalog_within_budget():
     started = time.perf_counter()
     subprocess.run([sys.executable, str(DAGS_DIR / "departments.py")], check=True, capture_output=True)

@@ -123,3 +123,27 @@ def test_cached_jars_need_no_maven(tmp_path, monkeypatch):
     (cached / "thing-1.0.jar").unlink()
     with pytest.raises(JarResolutionError, match="Maven"):
         jars.resolve_jars(tmp_path, coords)
+
+
+def test_airflow_connections_lay_their_credentials_over_the_environment(tmp_path):
+    from jobs.settings import with_connections
+
+    env = load_settings({**PRODUCTION, "CITYLAKE_HOME": str(tmp_path)})
+    assert with_connections(env) == env  # no connection defined: the environment's settings
+    s3 = {"login": "AK-conn", "password": "sk-conn", "host": None, "port": None, "schema": None,
+          "extra": {"endpoint_url": "https://s3.internal:9000", "region_name": "cn-southwest-1"}}
+    metastore = {"login": "hive2", "password": "pw-conn", "host": "db.internal", "port": 5433, "schema": "ms",
+                 "extra": {}}
+    both = with_connections(env, s3=s3, metastore=metastore)
+    assert (both.s3_access_key, both.s3_secret_key, both.s3_endpoint, both.s3_region) == (
+        "AK-conn", "sk-conn", "https://s3.internal:9000", "cn-southwest-1")
+    assert (both.metastore_url, both.metastore_user, both.metastore_password) == (
+        "jdbc:postgresql://db.internal:5433/ms", "hive2", "pw-conn")
+    # what a connection leaves empty keeps the environment's value
+    keys_only = with_connections(env, s3={"login": "AK2", "password": "sk2", "extra": {}},
+                                 metastore={"password": "only-pw"})
+    assert keys_only.s3_endpoint == env.s3_endpoint and keys_only.metastore_url == env.metastore_url
+    assert keys_only.metastore_user == env.metastore_user and keys_only.metastore_password == "only-pw"
+    assert "sk2" not in repr(keys_only) and "only-pw" not in repr(keys_only)  # secrets stay out of reprs
+    named = load_settings({"CITYLAKE_HOME": str(tmp_path), "CITYLAKE_S3_CONNECTION": "minio_lake"})
+    assert (named.s3_connection, named.metastore_connection) == ("minio_lake", "citylake_metastore")
