@@ -54,6 +54,19 @@ def text(col: pa.Array) -> pa.Array:
     return pc.cast(col, pa.string())
 
 
+#: what a spreadsheet may take for the start of a formula (OWASP's CSV injection list)
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def neutralised(col: pa.Array) -> pa.Array:
+    """Text that a spreadsheet would run as a formula, with a `'` in front (OWASP): `=1+1` -> `'=1+1`, shown
+    as the text it is. Only for CSV; XLSX writes text cells, which are never formulas."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return col
+    risky = pc.match_substring_regex(col, FORMULA_START)
+    return pc.if_else(risky, pc.binary_join_element_wise(_lit("'"), col, _lit("")), col)
+
+
 def csv_type(kind: pa.DataType) -> pa.DataType:
     """The type a column is handed to Arrow's CSV writer as: times in whole seconds (`2026-11-26 09:00:00`)."""
     return pa.timestamp("s") if pa.types.is_timestamp(kind) else kind

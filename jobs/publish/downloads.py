@@ -110,7 +110,9 @@ class _Csv:
             include_header=False, eol="\r\n", quoting_style="needed"))
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self.writer.write_batch(cells.conformed(batch, self.schema))
+        conformed = cells.conformed(batch, self.schema)
+        safe = [cells.neutralised(c) for c in conformed.columns]  # no text cell opens as a formula
+        self.writer.write_batch(pa.RecordBatch.from_arrays(safe, schema=self.schema))
 
     def close(self) -> None:
         self.writer.close()

@@ -110,7 +110,10 @@ def test_every_file_holds_exactly_the_rows_given(tmp_path, monkeypatch):
             return "true" if v else "false"
         return str(v)
 
-    expected_text = [[as_text(v) for v in r] for r in rows]
+    # a text that a spreadsheet would run as a formula gets a leading ' in the CSV (OWASP); nothing else changes
+    expected_text = [[("'" + as_text(v) if j == 0 and as_text(v)[:1] in ("=", "+", "-", "@", "\t", "\r")
+                       else as_text(v)) for j, v in enumerate(r)] for r in rows]
+    assert ["'=1+1"] == [r[0] for r in expected_text if r[0].startswith("'")][:1]
     parsed = list(csv.reader(io.StringIO(files["CSV"].path.read_bytes().decode("utf-8-sig"), newline="")))
     assert parsed[0] == [c.title for c in TRICKY]
     assert [[c if j != 6 else (c and str(float(c))) for j, c in enumerate(r)] for r in parsed[1:]] == expected_text
@@ -142,3 +145,23 @@ def test_every_file_holds_exactly_the_rows_given(tmp_path, monkeypatch):
         assert not any(isinstance(c, str) and c.startswith("=") and c != "=1+1" for c in cells_)
     formulas = load_workbook(files["XLSX"].path)  # full mode: a formula would be kept as text starting "="
     assert all(c.data_type != "f" for ws in formulas.worksheets for r in ws.iter_rows() for c in r)
+
+
+def test_no_cell_of_a_download_opens_as_a_formula(tmp_path):
+    """CSV: text starting = + - @ tab or CR carries a leading ' (OWASP), so a spreadsheet shows it as text;
+    XLSX: every text is a text cell (openpyxl finds no formula); JSON and Parquet keep the value as it is."""
+    hostile = ["=HYPERLINK(\"http://evil.example\",\"点我\")", "+86 138 0000 0000", "-2+3", "@SUM(A1:A9)",
+               "\tcmd", "\r=1", "普通文本", "a=b", None]
+    columns = [OutColumn("s", "文本", "string"), OutColumn("n", "数量", "bigint")]
+    rows = [(text, -5) for text in hostile]
+    files = {f.format: f for f in write_downloads(record_batches(rows, columns), columns, tmp_path, "h")}
+
+    parsed = list(csv.reader(io.StringIO(files["CSV"].path.read_bytes().decode("utf-8-sig"), newline="")))[1:]
+    assert [r[0] for r in parsed] == ["'" + t if t and t[0] in "=+-@\t\r" else (t or "") for t in hostile]
+    assert {r[1] for r in parsed} == {"-5"}  # numbers are numbers, not text: a leading minus stays
+    book = load_workbook(files["XLSX"].path)  # not read-only: cell types are known
+    cells_ = [row[0] for row in book.active.iter_rows(min_row=2)]
+    assert all(c.data_type != "f" for row in book.active.iter_rows() for c in row)
+    assert [c.value for c in cells_] == hostile
+    assert [r["s"] for r in json.loads(files["JSON"].path.read_text(encoding="utf-8"))] == hostile
+    assert pq.read_table(files["Parquet"].path).column("s").to_pylist() == hostile
