@@ -134,8 +134,15 @@ def _bad_request(message: str) -> Response:
     return _json_response(f"Bad request - {message}", 400)
 
 
+#: the largest request body an action reads (parameters, never data: this API is read-only)
+MAX_BODY_BYTES = 1 << 20
+
+
 async def _request_params(request: Request) -> dict[str, Any]:
     """Query parameters (repeated ones as lists), overlaid with a POST's JSON object or form fields."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BadRequest(f"request body of {declared} bytes; at most {MAX_BODY_BYTES} are read")
     params: dict[str, Any] = {}
     for key in request.query_params:
         values = request.query_params.getlist(key)
@@ -143,6 +150,8 @@ async def _request_params(request: Request) -> dict[str, Any]:
     if request.method != "POST":
         return params
     body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise BadRequest(f"request body over {MAX_BODY_BYTES} bytes")
     content_type = request.headers.get("content-type", "")
     is_form = "multipart/form-data" in content_type or (
         "application/x-www-form-urlencoded" in content_type and not body.lstrip().startswith(b"{"))

@@ -90,11 +90,20 @@ def require(params: Mapping[str, Any], name: str) -> str:
     return str(value).strip()
 
 
+#: the longest text parameter an action reads (a query, a sort, a name): longer is refused, not searched
+MAX_TEXT = 4000
+
+
 def text(params: Mapping[str, Any], name: str, default: str = "") -> str:
     value = params.get(name)
     if isinstance(value, list):
         value = value[-1] if value else None
-    return default if value is None else str(value)
+    if value is None:
+        return default
+    out = str(value)
+    if len(out) > MAX_TEXT:
+        raise invalid(name, f"Longer than {MAX_TEXT} characters")
+    return out
 
 
 def integer(params: Mapping[str, Any], name: str, default: int, *, maximum: int | None = None) -> int:

@@ -511,6 +511,40 @@ def test_datastore_search_over_get_with_json_and_comma_parameters(web: httpx.Cli
     assert repeated["records"] == [{"station": "广雅中学监测站", "aqi": 40}]
 
 
+@pytest.mark.parametrize("method, path, params, body, status", [
+    ("GET", "/api/3/action/datastore_search", {"resource_id": "bus_ridership", "limit": "10" * 40}, None, 200),
+    ("GET", "/api/3/action/datastore_search", {"resource_id": "bus_ridership", "offset": "-1"}, None, 409),
+    ("GET", "/api/3/action/datastore_search", {"resource_id": "bus_ridership", "fields": "line_name,\"; DROP"},
+     None, 409),
+    ("GET", "/api/3/action/datastore_search",
+     {"resource_id": "bus_ridership", "filters": '{"district": "天河区\' OR 1=1 --"}'}, None, 200),
+    ("GET", "/api/3/action/datastore_search", {"resource_id": "bus_ridership", "sort": "1; DELETE FROM x"},
+     None, 409),
+    ("GET", "/api/3/action/datastore_search", {"resource_id": "../../secret.txt"}, None, 404),
+    ("GET", "/api/3/action/package_search", {"q": "公交" * 3000}, None, 409),
+    ("GET", "/api/3/action/package_search", {"q": "((((((((("}, None, 400),
+    ("GET", "/api/3/action/package_search", {"rows": "99999999999999999999"}, None, 200),
+    ("POST", "/api/3/action/package_show", None, b'{"id": "bus_ridership"', 400),
+    ("POST", "/api/3/action/datastore_search", None, b"[1, 2, 3]", 400),
+    ("POST", "/api/3/action/datastore_search", None, b'{"resource_id": "bus_ridership", "x": "' + b"y" * (2 << 20)
+     + b'"}', 400),
+])
+def test_hostile_requests_get_ckan_shaped_4xx_never_a_500(web: httpx.Client, method: str, path: str,
+                                                          params: dict | None, body: bytes | None,
+                                                          status: int) -> None:
+    """What a scanner or a careless client sends: each answered in CKAN's shape, no 500, nothing but rows."""
+    answer = web.request(method, path, params=params, content=body,
+                         headers={"content-type": "application/json"} if body is not None else None)
+    assert answer.status_code == status, answer.text[:300]
+    payload = answer.json()
+    if status >= 400 and isinstance(payload, dict):
+        assert payload["success"] is False and payload["error"]["__type"], payload
+    elif status >= 400:
+        assert payload.startswith("Bad request - "), payload
+    if status == 200 and "datastore" in path:  # a filter that looks like SQL is a value, and matches nothing
+        assert payload["result"]["records"] == [] or payload["result"]["limit"] <= 32000
+
+
 def test_help_show_documents_the_actions(web: httpx.Client) -> None:
     doc = web.get("/api/3/action/help_show", params={"name": "datastore_search"}).json()["result"]
     assert "resource_id" in doc and "filters" in doc
