@@ -378,7 +378,8 @@ def _catalog(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     from jobs.catalog.loader import load_catalog_leniently
 
     if args.action == "validate":
-        dirs = (*settings.catalog_dirs, *(Path(d) for d in args.target))
+        # a folder named again (already in CITYLAKE_CATALOG) is loaded once, not reported as defined twice
+        dirs = tuple({Path(d).resolve(): Path(d) for d in (*settings.catalog_dirs, *args.target)}.values())
         load = load_catalog_leniently(dirs)
         if args.output == "json":
             _print_json({"resources": len(load.catalog.resources), "departments": len(load.catalog.departments),

@@ -251,3 +251,28 @@ def test_the_published_portal_lists_and_links_what_was_published(lake3, chromium
     assert links and all(Path(link.removeprefix("file://")).exists() for link in links)
     chromium.save_screenshot(str(tmp_path / "published-aggregate.png"))
     assert (tmp_path / "published-aggregate.png").stat().st_size > 10_000
+
+
+def test_the_restricted_zone_is_not_reachable_through_the_public_server(lake3):
+    """`citylake serve` serves the open zone: a 有条件开放 dataset is in no list, search, page, file or row
+    answer, whatever the name, id or path a client tries."""
+    from fastapi.testclient import TestClient
+
+    from jobs.publish.ckan import create_app
+
+    settings, _ = lake3
+    restricted = records(settings, "restricted")["service_usage_log"]
+    app = create_app(zone_store(settings, "open"), base_url="http://testserver/",
+                     tables_root=settings.table_path("open", "").rstrip("/"))
+    with TestClient(app) as web:
+        assert web.get("/api/3/action/package_list").json()["result"] == ["citizen_appeals", "citizen_appeals_monthly"]
+        assert web.get("/api/3/action/package_search", params={"q": "service_usage"}).json()["result"]["count"] == 0
+        for action, params in (("package_show", {"id": "service_usage_log"}), ("package_show", {"id": restricted.code}),
+                               ("datastore_search", {"resource_id": "service_usage_log"}),
+                               ("resource_show", {"id": "service_usage_log-csv"})):
+            assert web.get(f"/api/3/action/{action}", params=params).status_code == 404, (action, params)
+        for path in (f"/{restricted.distributions[0].path}", f"/{restricted.distributions[0].latest_path}",
+                     "/datasets/service_usage_log/record.json", "/portal/datasets/service_usage_log.html",
+                     "/datasets/../../restricted/catalog.json", "/datasets/%2e%2e/%2e%2e/restricted/catalog.json"):
+            assert web.get(path).status_code == 404, path
+        assert "service_usage_log" not in web.get("/catalog.json").text + web.get("/catalog.jsonld").text

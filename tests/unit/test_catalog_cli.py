@@ -40,6 +40,18 @@ def test_json_of_list_show_validate_and_sample(catalog, tmp_path, monkeypatch, c
     assert delivered["rows"] == 3 and delivered["where"].startswith(str(tmp_path / "landing"))
 
 
+def test_validate_loads_a_folder_once_when_it_is_also_in_the_environment(catalog, tmp_path, monkeypatch, capsys):
+    import json
+
+    (tmp_path / "departments.yaml").write_text(
+        "departments:\n  - {key: d9, code: '11510100MB0000000U', name: 部门, name_en: D, system: 系统}\n",
+        encoding="utf-8")
+    monkeypatch.setenv("CITYLAKE_CATALOG", str(tmp_path))
+    assert main(["catalog", "validate", str(tmp_path), f"{tmp_path}/.", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["errors"] == [] and report["departments"] == len(catalog.departments) + 1
+
+
 def test_validate_names_the_broken_file(tmp_path, capsys):
     (tmp_path / "departments.yaml").write_text(
         "departments:\n  - {key: d1, code: '11510100MB0000000U', name: 部门, name_en: D, system: 系统}\n",
