@@ -74,13 +74,25 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
+def suite_folder(expectations_dir: Path, resource: Resource) -> Path:
+    """Where a resource's suite lives: the built-in catalog's entries in `expectations_dir` (the checkout's
+    `expectations/`), an extra catalog folder's beside its entries in `<folder>/expectations/`, so an entry
+    onboarded from its own folder needs no change to the checkout."""
+    from jobs.settings import BUILTIN_CATALOG
+
+    if not resource.file:
+        return expectations_dir
+    folder = Path(resource.file).resolve().parent.parent  # entries are <folder>/<department>/<name>.yaml
+    return expectations_dir if folder == BUILTIN_CATALOG.resolve() else folder / "expectations"
+
+
 def suite_path(expectations_dir: Path, resource: Resource) -> Path:
-    return expectations_dir / f"{resource.name}.json"
+    return suite_folder(expectations_dir, resource) / f"{resource.name}.json"
 
 
-def write_suite(expectations_dir: Path, resource: Resource) -> Path:
-    """(Re)generate `expectations/<resource>.json`, keeping hand-written expectations."""
-    path = suite_path(expectations_dir, resource)
+def write_suite(expectations_dir: Path, resource: Resource, *, path: Path | None = None) -> Path:
+    """(Re)generate the resource's suite (`suite_path`, or `path`), keeping hand-written expectations."""
+    path = path or suite_path(expectations_dir, resource)
     existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(suite_document(resource, existing)), encoding="utf-8")

@@ -21,19 +21,18 @@ from datetime import date, datetime
 from pathlib import Path
 
 from jobs.catalog.model import Resource
-from jobs.catalog.suite import suite_path
 from jobs.errors import NotReady
 from jobs.io import ops
 from jobs.settings import Settings
 from jobs.steps.conform import conform_one, division_index, referenced_values, silver_values
 from jobs.steps.runtime import log, runtime
-from jobs.steps.validate import validate_batches
+from jobs.steps.validate import suite_for, validate_batches
 
 
 def catalog_mark(res: Resource, settings: Settings) -> str:
     """A digest of what judges the resource's rows: its catalog entry and its expectation suite."""
     digest = hashlib.sha256()
-    for path in (Path(res.file), suite_path(settings.expectations_dir, res)):
+    for path in (Path(res.file), suite_for(settings, res)[0]):
         digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()[:8]
 

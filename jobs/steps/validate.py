@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -19,7 +20,7 @@ from pyspark.sql import functions as F
 
 from jobs.catalog.derive import silver_table_schema
 from jobs.catalog.model import Resource
-from jobs.catalog.suite import suite_path, with_history
+from jobs.catalog.suite import suite_folder, suite_path, with_history, write_suite
 from jobs.errors import ConfigurationError, LedgerImbalance, ValidationFailed
 from jobs.io import delta, ops
 from jobs.io.history import commit_note
@@ -49,6 +50,28 @@ def validate(resource: str, *, settings: Settings | None = None, now: datetime |
     return validate_batches(rt, res, pending)
 
 
+def suite_for(settings: Settings, res: Resource) -> tuple[Path, bool]:
+    """The resource's suite file, and whether this call generated it.
+
+    A built-in entry's suite is checked in (`expectations/`, `citylake expectations --check`). An entry of an
+    extra catalog folder keeps its suite beside it (`<folder>/expectations/`); the first validation of such
+    an entry generates the baseline there, or in the ops zone (`<ops>/expectations/`) when the folder is
+    read-only, so onboarding never needs a change to the checkout.
+    """
+    primary = suite_path(settings.expectations_dir, res)
+    fallback = settings.ops / "expectations" / f"{res.name}.json"
+    for path in (primary, fallback):
+        if path.is_file():
+            return path, False
+    if suite_folder(settings.expectations_dir, res) == settings.expectations_dir:
+        return primary, False  # load_suite_file names the missing checked-in suite
+    try:
+        return write_suite(settings.expectations_dir, res), True
+    except OSError:
+        fallback.parent.mkdir(parents=True, exist_ok=True)
+        return write_suite(settings.expectations_dir, res, path=fallback), True
+
+
 def validate_batches(rt: Runtime, res: Resource, pending: list[tuple[str, str]], *,
                      replay_of: Mapping[str, str] | None = None) -> list[dict]:
     """Validate and promote the conformed batches `pending` ((batch id, source file), in order). A batch in
@@ -59,7 +82,11 @@ def validate_batches(rt: Runtime, res: Resource, pending: list[tuple[str, str]],
         ValidationFailed: as `validate`.
     """
     spark, settings = rt.spark, rt.settings
-    document = load_suite_file(suite_path(settings.expectations_dir, res))
+    suite, generated = suite_for(settings, res)
+    document = load_suite_file(suite)
+    if generated:
+        log.info("validate %s: no expectation suite yet; the baseline was generated from the entry at %s",
+                 res.name, suite)
     audit_path = settings.table_path("audit", res.name)
     results, failures = [], []
     recent = _recent_counts(rt, res)
@@ -99,7 +126,9 @@ def validate_batches(rt: Runtime, res: Resource, pending: list[tuple[str, str]],
             delta.delete_where(spark, audit_path, F.col("_batch_id") == batch, note=commit_note(batch, "validate"))
         summary = {"batch_id": batch, "success": not failed, "expectations": len(outcome.outcomes),
                    "failed_errors": failed, "failed_warnings": warned, "data_docs": str(outcome.data_docs),
-                   "silver": promoted or "unchanged"}
+                   "silver": promoted or "unchanged", "suite": str(suite)}
+        if generated:
+            summary["suite_generated"] = True  # the baseline of an entry from an extra catalog folder
         log.info("validate %s batch %s: %d expectations, %d error failures, %d warnings; %s", res.name, batch,
                  len(outcome.outcomes), len(failed), len(warned), summary["silver"])
         results.append(summary)

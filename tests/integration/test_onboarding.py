@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from jobs.catalog import load_catalog
-from jobs.catalog.suite import write_suite
+from jobs.catalog.suite import render, suite_document, suite_path
 from jobs.io import delta, ops
 from jobs.steps import run
 
@@ -59,7 +59,9 @@ def test_extra_catalog_jsonl_gzip_end_to_end(lake, spark, tmp_path):
     (extra / "eco_env" / "air_readings.yaml").write_text(RESOURCE, encoding="utf-8")
     settings = replace(lake, catalog_dirs=(*lake.catalog_dirs, extra), expectations_dir=tmp_path / "expectations")
     res = load_catalog(settings.catalog_dirs).resource("air_readings")
-    write_suite(settings.expectations_dir, res)
+    # no suite yet, and none is needed in the checkout: the first validation writes the baseline beside the entry
+    beside = extra / "expectations" / "air_readings.json"
+    assert suite_path(settings.expectations_dir, res) == beside and not beside.exists()
     folder = settings.landing / "eco_env" / "air_readings"
     folder.mkdir(parents=True)
     text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in LINES) + "\n"
@@ -67,6 +69,9 @@ def test_extra_catalog_jsonl_gzip_end_to_end(lake, spark, tmp_path):
     (folder / "air_readings_2026112608.jsonl.gz.ok").touch()
 
     out = run("air_readings", settings=settings, now=datetime(2026, 11, 26, 10))
+    assert out["validate"][0]["suite"] == str(beside) and out["validate"][0]["suite_generated"] is True
+    assert beside.is_file() and not (tmp_path / "expectations").exists()
+    assert beside.read_text(encoding="utf-8") == render(suite_document(res, None))
     assert out["conform"][0]["rows_read"] == 5
     assert (out["conform"][0]["rows_accepted"], out["conform"][0]["rows_quarantined"]) == (3, 2)
     q = {r["_row_number"]: [x.rule for x in r["reasons"]]
