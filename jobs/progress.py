@@ -7,7 +7,6 @@ prints on stdout stay exactly as they were; `CITYLAKE_PROGRESS=off` silences a t
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,9 +17,10 @@ Advance = Callable[[int], None]
 
 def wanted(stream: TextIO | None = None) -> bool:
     """Whether progress would be shown on `stream` (stderr by default)."""
+    from jobs.settings import progress_allowed
+
     stream = stream if stream is not None else sys.stderr
-    return os.environ.get("CITYLAKE_PROGRESS", "").lower() != "off" and bool(getattr(stream, "isatty", None)) \
-        and stream.isatty()
+    return progress_allowed() and bool(getattr(stream, "isatty", None)) and stream.isatty()
 
 
 def _nothing(_: int = 1) -> None:

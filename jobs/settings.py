@@ -266,6 +266,12 @@ def with_connections(settings: Settings, *, s3: Mapping[str, Any] | None = None,
     return replace(settings, **changes) if changes else settings
 
 
+def progress_allowed(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether progress may be shown at a terminal (`CITYLAKE_PROGRESS=off` silences it there too)."""
+    env = os.environ if environ is None else environ
+    return env.get("CITYLAKE_PROGRESS", "").lower() != "off"
+
+
 def check_profile(settings: Settings) -> None:
     """Refuse production settings that would put the lake on one machine.
 

@@ -58,11 +58,9 @@ def register(name: str) -> Callable[[RuleBuilder], RuleBuilder]:
 
 
 def build(name: str, value: str, ctx: RuleContext, params: Mapping[str, object]) -> str:
-    """The failure-detail expression of rule `name` applied to the expression `value`."""
-    _load_builtin_rules()
+    """The failure-detail expression of rule `name` applied to the expression `value` (the rules are those
+    registered so far: import `jobs.rules.builtin` for the built-in ones)."""
+    if name not in RULES:
+        raise KeyError(f"rule {name!r} is not registered (known: {', '.join(sorted(RULES))}); "
+                       "import jobs.rules.builtin for the built-in rules")
     return RULES[name](value, ctx, **params)
-
-
-def _load_builtin_rules() -> None:
-    # Imported for their @register side effect; late so that this module stays importable alone.
-    from jobs.rules import cn_identifiers, generic  # noqa: F401

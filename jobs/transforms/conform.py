@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from jobs.catalog.derive import spark_type
 from jobs.catalog.model import DataItem, Resource, RuleRef
-from jobs.rules import registry
+from jobs.rules import builtin as registry
 from jobs.rules.divisions import DivisionIndex
 from jobs.rules.generic import detail as failure_detail
 from jobs.rules.generic import fail_when, first_line_over

@@ -48,7 +48,8 @@ SECRET_SETTINGS = {"CITYLAKE_S3_ACCESS_KEY", "CITYLAKE_S3_SECRET_KEY", "CITYLAKE
 OPTIONAL_SETTINGS = {"CITYLAKE_CATALOG": "extra catalog folders; production onboards resources with a new image",
                      "CITYLAKE_JVM_OPTIONS": "JVM flags; a worker's long-lived driver keeps the JVM's defaults",
                      "CITYLAKE_S3_CONNECTION": "an Airflow connection's name; the chart's S3 keys are secrets",
-                     "CITYLAKE_METASTORE_CONNECTION": "an Airflow connection's name; the chart's are secrets"}
+                     "CITYLAKE_METASTORE_CONNECTION": "an Airflow connection's name; the chart's are secrets",
+                     "CITYLAKE_PROGRESS": "a terminal's preference; workers have no terminal"}
 #: the folders a task needs at run time (jobs/settings.py finds the last three next to jobs/)
 SOURCE_FOLDERS = ("jobs", "dags", "schemas", "expectations")
 BUILD_FILES = ("setup.cfg", "pyproject.toml", "constraints.txt", "README.md")

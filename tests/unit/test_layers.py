@@ -61,7 +61,7 @@ def test_rules_are_built_without_spark():
     rule library is pure logic (and cannot fall back to per-Column py4j calls unnoticed)."""
     code = (
         "import sys; from datetime import date; from jobs.catalog import load_catalog;"
-        "from jobs.settings import BUILTIN_CATALOG; from jobs.rules import registry;"
+        "from jobs.settings import BUILTIN_CATALOG; from jobs.rules import builtin as registry;"
         "catalog = load_catalog([BUILTIN_CATALOG]); built = 0\n"
         "for res in catalog.resources.values():\n"
         "    ctx = registry.RuleContext(columns={i.name: f'`{i.name}`' for i in res.items}, as_of=date(2026, 1, 1),"
@@ -75,3 +75,28 @@ def test_rules_are_built_without_spark():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     built, heavy = (out.stdout.strip().split(" ") + [""])[:2]
     assert int(built) > 20 and heavy == ""
+
+
+def test_every_rule_spec_has_a_rule_and_every_rule_a_spec():
+    """The catalog accepts the names in RULE_SPECS and conform builds them from the registry: the two lists
+    are one (the implicit checks, `type`, `malformed_record`, `duplicate_key`, are conform's own)."""
+    from jobs.rules.builtin import RULES
+    from jobs.rules.specs import IMPLICIT_RULES, RULE_SPECS
+
+    assert set(RULE_SPECS) == set(RULES), (set(RULE_SPECS) ^ set(RULES))
+    assert not set(IMPLICIT_RULES) & set(RULES)
+
+
+def test_the_rule_registry_imports_no_rule_module():
+    """A leaf registry: rule modules import it to register themselves, never the other way round."""
+    import ast
+    from pathlib import Path
+
+    import jobs.rules.registry as registry
+
+    tree = ast.parse(Path(registry.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {f"{node.module}.{a.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module for a in node.names}
+    assert not {m for m in imported if m.startswith(("jobs.rules.generic", "jobs.rules.cn_identifiers",
+                                                      "jobs.rules.builtin"))}, imported
