@@ -10,6 +10,7 @@ row per expectation) and the Data Docs site in the ops zone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from pyspark.sql import functions as F
 
 from jobs.catalog.derive import silver_table_schema
 from jobs.catalog.model import Resource
-from jobs.catalog.suite import suite_folder, suite_path, with_history, write_suite
+from jobs.catalog.suite import render, suite_document, suite_folder, suite_path, with_history, write_suite
 from jobs.errors import ConfigurationError, LedgerImbalance, ValidationFailed
 from jobs.io import delta, ops
 from jobs.io.history import commit_note
@@ -56,14 +57,22 @@ def suite_for(settings: Settings, res: Resource) -> tuple[Path, bool]:
     A built-in entry's suite is checked in (`expectations/`, `citylake expectations --check`). An entry of an
     extra catalog folder keeps its suite beside it (`<folder>/expectations/`); the first validation of such
     an entry generates the baseline there, or in the ops zone (`<ops>/expectations/`) when the folder is
-    read-only, so onboarding never needs a change to the checkout.
+    read-only, so onboarding never needs a change to the checkout. Nothing checks such a suite in CI, so its
+    baseline follows the entry: when the entry changed, the generated expectations are written again (the
+    hand-written ones kept) and this counts as generated too.
     """
     primary = suite_path(settings.expectations_dir, res)
     fallback = settings.ops / "expectations" / f"{res.name}.json"
+    checked_in = suite_folder(settings.expectations_dir, res) == settings.expectations_dir
     for path in (primary, fallback):
         if path.is_file():
-            return path, False
-    if suite_folder(settings.expectations_dir, res) == settings.expectations_dir:
+            if checked_in:
+                return path, False
+            text = path.read_text(encoding="utf-8")
+            if render(suite_document(res, json.loads(text))) == text:
+                return path, False
+            return write_suite(settings.expectations_dir, res, path=path), True
+    if checked_in:
         return primary, False  # load_suite_file names the missing checked-in suite
     try:
         return write_suite(settings.expectations_dir, res), True

@@ -59,6 +59,20 @@ def test_an_extra_folder_s_suite_is_generated_beside_it_or_in_the_ops_zone(tmp_p
     assert (path, generated) == (folder / "expectations" / "air_points.json", True)
     assert path.read_text(encoding="utf-8") == render(suite_document(res, None))
     assert suite_for(settings, res) == (path, False)  # found the next time, not written again
+    # the entry changes (a new item): the baseline follows it, a hand-written expectation stays
+    import json
+
+    document = json.loads(path.read_text(encoding="utf-8"))
+    mine = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "point_id"}, "meta": {"mine": 1}}
+    path.write_text(render({**document, "expectations": [*document["expectations"], mine]}), encoding="utf-8")
+    assert suite_for(settings, res) == (path, False)
+    entry = folder / "eco" / "air_points.yaml"
+    entry.write_text(entry.read_text(encoding="utf-8") + "  - {name: station, title: 站点, required: true}\n",
+                     encoding="utf-8")
+    changed = load_catalog(settings.catalog_dirs).resource("air_points")
+    assert suite_for(settings, changed) == (path, True)
+    kept = json.loads(path.read_text(encoding="utf-8"))["expectations"]
+    assert mine in kept and any(e["kwargs"].get("column") == "station" for e in kept)
 
     # a folder that cannot take the file (here: `expectations` is a file) -> the ops zone
     other = extra_catalog(tmp_path / "ro")
