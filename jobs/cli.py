@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args, load_settings())
     except FilesRejected as exc:
         # what did get in is as much a result as what did not
-        print(json.dumps(exc.outcomes, ensure_ascii=False, indent=2, default=str))
+        _print_json(exc.outcomes)
         print(f"citylake: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_BAD_DATA
     except CitylakeError as exc:
@@ -202,8 +202,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     if args.command in STEPS:
         from jobs import steps
 
-        result = getattr(steps, args.command)(args.resource, settings=settings)
-        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        _print_json(getattr(steps, args.command)(args.resource, settings=settings))
         return 0
     if args.command == "step-server":
         return _step_server(args, settings)
@@ -285,16 +284,14 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     if args.command == "replay":
         from jobs.steps.replay import replay
 
-        print(json.dumps(replay(args.resource, since=args.since, settings=settings), ensure_ascii=False, indent=2,
-                         default=str))
+        _print_json(replay(args.resource, since=args.since, settings=settings))
         return EXIT_OK
     if args.command == "maintain":
         return _maintain(args, settings)
     if args.command == "erase":
         from jobs.steps.erase import erase
 
-        print(json.dumps(erase(resource=args.resource, key=args.key, resident_id=args.resident_id, settings=settings),
-                         ensure_ascii=False, indent=2, default=str))
+        _print_json(erase(resource=args.resource, key=args.key, resident_id=args.resident_id, settings=settings))
         return EXIT_OK
     if args.command == "summary":
         from jobs.steps.summary import render_summary, summary_report
@@ -339,7 +336,7 @@ def _maintain(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     for target in targets:
         done += maintain(target, settings=settings)
     if args.output == "json":
-        print(json.dumps(done, ensure_ascii=False, indent=2))
+        _print_json(done)
     else:
         from jobs.io.maintenance import Maintained
 
@@ -374,7 +371,7 @@ def _expectations(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 
 def _catalog(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     from jobs.catalog import load_catalog
-    from jobs.catalog.describe import card, find, listing
+    from jobs.catalog.describe import card, find, listed, listing
     from jobs.catalog.loader import load_catalog_leniently
 
     if args.action == "validate":
@@ -404,8 +401,7 @@ def _catalog(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         if args.output == "json":
             _print_json([{"code": r.code, "name": r.name, "title": r.title, "provider": r.provider,
                           "format": r.source.format, "update_cycle": r.update_cycle, "open_type": r.open_type}
-                         for r in sorted(catalog.resources.values(), key=lambda r: r.code)
-                         if args.department in (None, r.provider)])
+                         for r in listed(catalog, args.department)])
         else:
             print("\n".join(listing(catalog, args.department)))
         return 0

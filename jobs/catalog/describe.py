@@ -25,12 +25,15 @@ def find(catalog: Catalog, code_or_name: str) -> Resource:
     return catalog.resource(code_or_name)  # raises CatalogError listing what exists
 
 
+def listed(catalog: Catalog, department: str | None = None) -> list[Resource]:
+    """The resources `catalog list` shows (one department's, or all), by code."""
+    return [r for r in sorted(catalog.resources.values(), key=lambda r: r.code) if department in (None, r.provider)]
+
+
 def listing(catalog: Catalog, department: str | None = None) -> list[str]:
     """One line per resource: code, name, title, provider, format, cycle, open type."""
-    rows = [r for _, r in sorted(catalog.resources.items(), key=lambda kv: kv[1].code)
-            if department in (None, r.provider)]
     return [f"{r.code:22} {r.name:28} {r.title}  [{r.provider}, {r.source.format}, "
-            f"{UPDATE_CYCLES[r.update_cycle]}, {r.open_type}]" for r in rows]
+            f"{UPDATE_CYCLES[r.update_cycle]}, {r.open_type}]" for r in listed(catalog, department)]
 
 
 def card(catalog: Catalog, res: Resource) -> str:

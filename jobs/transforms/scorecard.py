@@ -13,7 +13,7 @@ are tested without Spark:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 #: A change in quarantine rate smaller than this (absolute) is "steady".
@@ -64,14 +64,9 @@ class Scorecard:
 
     def as_json(self) -> dict:
         """The card as `citylake scorecard --json` prints it: the counts, the rates (None: nothing to rate)."""
-        return {"department": self.department, "resource": self.resource, "update_cycle": self.update_cycle,
-                "batches": self.batches, "periods": self.periods, "periods_delivered": self.periods_delivered,
-                "on_time_rate": self.on_time_rate, "rows_read": self.rows_read,
-                "rows_quarantined": self.rows_quarantined, "quarantine_rate": self.quarantine_rate,
-                "drift_files": self.drift_files, "expectations_evaluated": self.expectations_evaluated,
-                "expectations_passed": self.expectations_passed,
-                "expectation_pass_rate": self.expectation_pass_rate,
-                "recent_quarantine_rates": list(self.recent_quarantine_rates), "trend": self.trend}
+        return {**asdict(self), "recent_quarantine_rates": list(self.recent_quarantine_rates),
+                "on_time_rate": self.on_time_rate, "quarantine_rate": self.quarantine_rate,
+                "expectation_pass_rate": self.expectation_pass_rate}
 
     def describe(self) -> str:
         """One line for the run summary."""
